@@ -1,0 +1,812 @@
+/*
+ * json_io.c
+ *		JSON in and out: import_documents (parsed with json-c), the rules of
+ *		conversations.context, log_conversation, conversation_history and
+ *		export_user_data.
+ *
+ * json-c is more lenient than JSON itself (NaN, leading zeros, single
+ * quotes, raw control characters, \u0000 turned into an embedded NUL, lone
+ * surrogates turned into U+FFFD, huge integers clamped).  So every input is
+ * first run through PostgreSQL's own JSON lexer, with the same rules as
+ * jsonb input: whatever PostgreSQL rejects, we reject, with its message and
+ * the line and character where it went wrong.  Only then does json-c build
+ * the tree we walk.  json-c allocates with malloc; the tree and the
+ * tokener are released on every path, in PG_CATCH when an error unwinds.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+/*
+ * PostgreSQL declares a SQL function json_object() (fmgrprotos.h) and
+ * json-c a type of the same name; rename ours while its headers are read.
+ */
+#define json_object pg_json_object_fn
+#include "access/detoast.h"
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#undef json_object
+
+#include <json.h>
+
+#include "textbook.h"
+
+/* Largest import_documents input, checked before any parsing. */
+#define TB_JSON_MAX_BYTES (64 * 1024 * 1024)
+/* Deepest nesting accepted; documents are three levels deep with metadata. */
+#define TB_JSON_MAX_DEPTH 32
+
+static SPIPlanPtr lock_documents_plan = NULL;
+static SPIPlanPtr existing_documents_plan = NULL;
+static SPIPlanPtr delete_chapters_plan = NULL;
+static SPIPlanPtr insert_documents_plan = NULL;
+static SPIPlanPtr log_conversation_plan = NULL;
+static SPIPlanPtr history_plan = NULL;
+static SPIPlanPtr user_exists_plan = NULL;
+static SPIPlanPtr export_plan = NULL;
+
+/* ----------------------------------------------------------------
+ * Parsing: PostgreSQL's lexer first, then json-c
+ * ----------------------------------------------------------------
+ */
+
+typedef struct DepthState
+{
+	JsonLexContext *lex;
+	int			depth;
+} DepthState;
+
+static int
+lex_column(JsonLexContext *lex)
+{
+	const char *start = lex->token_start ? lex->token_start : lex->input;
+
+	return pg_mbstrlen_with_len(lex->line_start, start - lex->line_start) + 1;
+}
+
+static void
+depth_push(void *state)
+{
+	DepthState *st = state;
+
+	if (++st->depth > TB_JSON_MAX_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("JSON input is nested too deeply"),
+				 errdetail("The limit is %d levels of arrays and objects.", TB_JSON_MAX_DEPTH),
+				 errcontext("JSON data, line %d, character %d",
+							st->lex->line_number, lex_column(st->lex))));
+}
+
+static void
+depth_pop(void *state)
+{
+	((DepthState *) state)->depth--;
+}
+
+/*
+ * Validate text as PostgreSQL's jsonb input would (strings de-escaped, so
+ * \u0000 and lone surrogates are errors), with a nesting limit checked
+ * before the recursive parser could run out of stack.
+ */
+static void
+validate_json(char *data, int len)
+{
+	JsonLexContext *lex = makeJsonLexContextCstringLen(data, len, GetDatabaseEncoding(), true);
+	DepthState	st = {lex, 0};
+	JsonSemAction sem = {0};
+	JsonParseErrorType result;
+
+	sem.semstate = &st;
+	sem.object_start = depth_push;
+	sem.object_end = depth_pop;
+	sem.array_start = depth_push;
+	sem.array_end = depth_pop;
+
+	result = pg_parse_json(lex, &sem);
+	if (result != JSON_SUCCESS)
+		ereport(ERROR,
+				(errcode(result == JSON_UNICODE_CODE_POINT_ZERO ||
+						 result == JSON_UNICODE_HIGH_ESCAPE
+						 ? ERRCODE_UNTRANSLATABLE_CHARACTER
+						 : ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s", "json"),
+				 errdetail_internal("%s", json_errdetail(result, lex)),
+				 errcontext("JSON data, line %d, character %d",
+							lex->line_number, lex_column(lex))));
+	if (lex->strval)
+	{
+		pfree(lex->strval->data);
+		pfree(lex->strval);
+	}
+	pfree(lex);
+}
+
+/* json-c parse of input that validate_json has accepted */
+static json_object *
+parse_json_c(json_tokener *tok, const char *data, int len)
+{
+	json_object *root;
+
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, data, len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s", "json"),
+				 errdetail("%s at byte %zu.",
+						   json_tokener_error_desc(json_tokener_get_error(tok)),
+						   json_tokener_get_parse_end(tok))));
+	return root;
+}
+
+/* ----------------------------------------------------------------
+ * import_documents
+ * ----------------------------------------------------------------
+ */
+
+typedef struct ImportDoc
+{
+	text	   *chapter_id;
+	text	   *title;
+	text	   *content;
+	Jsonb	   *metadata;
+} ImportDoc;
+
+pg_attribute_noreturn()
+static void
+bad_document(int index, const char *key, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 key ? errmsg("invalid document at $[%d].%s", index, key)
+			 : errmsg("invalid document at $[%d]", index),
+			 errdetail("%s", detail)));
+}
+
+/* json-c clamps integers beyond 64 bits; refuse rather than change them */
+static bool
+has_clamped_integer(json_object *obj)
+{
+	switch (json_object_get_type(obj))
+	{
+		case json_type_int:
+			{
+				int64_t		v = json_object_get_int64(obj);
+
+				return v == INT64_MAX || v == INT64_MIN;
+			}
+		case json_type_array:
+			for (size_t i = 0; i < json_object_array_length(obj); i++)
+				if (has_clamped_integer(json_object_array_get_idx(obj, i)))
+					return true;
+			return false;
+		case json_type_object:
+			{
+				struct json_object_iterator it = json_object_iter_begin(obj);
+				struct json_object_iterator end = json_object_iter_end(obj);
+
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+					if (has_clamped_integer(json_object_iter_peek_value(&it)))
+						return true;
+				return false;
+			}
+		default:
+			return false;
+	}
+}
+
+static text *
+string_field(json_object *val, int index, const char *key, bool is_ref)
+{
+	const char *s;
+	int			len;
+
+	if (!json_object_is_type(val, json_type_string))
+		bad_document(index, key, psprintf("\"%s\" must be a string.", key));
+	s = json_object_get_string(val);
+	len = json_object_get_string_len(val);
+	if (is_ref && !tb_ref_is_valid(s, len))
+		bad_document(index, key,
+					 psprintf("\"%s\" must be 1 to %d characters without control characters.",
+							  key, TB_REF_MAXCHARS));
+	return cstring_to_text_with_len(s, len);
+}
+
+static void
+read_document(json_object *elem, int index, ImportDoc *doc)
+{
+	struct json_object_iterator it;
+	struct json_object_iterator end;
+
+	if (!json_object_is_type(elem, json_type_object))
+		bad_document(index, NULL, "Each element must be an object with chapter_id, title, content and optional metadata.");
+
+	memset(doc, 0, sizeof(ImportDoc));
+	it = json_object_iter_begin(elem);
+	end = json_object_iter_end(elem);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+	{
+		const char *key = json_object_iter_peek_name(&it);
+		json_object *val = json_object_iter_peek_value(&it);
+
+		if (strcmp(key, "chapter_id") == 0)
+			doc->chapter_id = string_field(val, index, key, true);
+		else if (strcmp(key, "title") == 0)
+			doc->title = string_field(val, index, key, false);
+		else if (strcmp(key, "content") == 0)
+			doc->content = string_field(val, index, key, false);
+		else if (strcmp(key, "metadata") == 0)
+		{
+			if (json_object_is_type(val, json_type_null))
+				continue;
+			if (!json_object_is_type(val, json_type_object))
+				bad_document(index, key, "\"metadata\" must be an object.");
+			if (has_clamped_integer(val))
+				bad_document(index, key, "Integers in \"metadata\" must fit in 64 bits.");
+			doc->metadata = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+															   CStringGetDatum(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))));
+		}
+		else
+			bad_document(index, key,
+						 psprintf("Unknown key \"%s\"; a document has chapter_id, title, content and metadata.", key));
+	}
+	if (doc->chapter_id == NULL)
+		bad_document(index, "chapter_id", "\"chapter_id\" is required.");
+	if (doc->title == NULL)
+		bad_document(index, "title", "\"title\" is required.");
+	if (doc->content == NULL)
+		bad_document(index, "content", "\"content\" is required.");
+	if (doc->metadata == NULL)
+		doc->metadata = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
+static bool
+varlena_equal(Datum a, struct varlena *b)
+{
+	struct varlena *x = PG_DETOAST_DATUM_PACKED(a);
+	struct varlena *y = pg_detoast_datum_packed(b);
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+static int
+cmp_text_ptr(const void *a, const void *b)
+{
+	text	   *x = *(text *const *) a;
+	text	   *y = *(text *const *) b;
+	int			lx = VARSIZE_ANY_EXHDR(x);
+	int			ly = VARSIZE_ANY_EXHDR(y);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+static bool
+text_eq(text *x, text *y)
+{
+	return cmp_text_ptr(&x, &y) == 0;
+}
+
+static ArrayType *
+text_array(text **items, int n)
+{
+	return construct_array((Datum *) items, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+/*
+ * The chapters whose stored documents differ from the input, so that
+ * importing the same file twice changes nothing: not even ids or dead rows.
+ */
+static List *
+changed_chapters(ImportDoc *docs, int ndocs, text **chapters, int nchapters)
+{
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	List	   *changed = NIL;
+	uint64		row = 0;
+
+	if (existing_documents_plan == NULL)
+		existing_documents_plan = tb_prepare(
+											 "SELECT chapter_id, title, content, doc_metadata"
+											 " FROM textbook.documents"
+											 " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)"
+											 " ORDER BY chapter_id COLLATE \"C\", id",
+											 1, argtypes);
+	values[0] = PointerGetDatum(text_array(chapters, nchapters));
+	if (SPI_execute_plan(existing_documents_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "import_documents: reading existing documents failed");
+
+	/* chapters[] is sorted bytewise, as is the query's output */
+	for (int c = 0; c < nchapters; c++)
+	{
+		bool		same = true;
+
+		for (int d = 0; d < ndocs; d++)
+		{
+			HeapTuple	tup;
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+
+			if (!text_eq(docs[d].chapter_id, chapters[c]))
+				continue;
+			if (!same)
+				break;
+			if (row >= SPI_processed ||
+				!text_eq(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &isnull)),
+						 chapters[c]))
+			{
+				same = false;
+				break;
+			}
+			tup = SPI_tuptable->vals[row++];
+			same = varlena_equal(SPI_getbinval(tup, desc, 2, &isnull), (struct varlena *) docs[d].title) &&
+				varlena_equal(SPI_getbinval(tup, desc, 3, &isnull), (struct varlena *) docs[d].content) &&
+				varlena_equal(SPI_getbinval(tup, desc, 4, &isnull), (struct varlena *) docs[d].metadata);
+		}
+		/* stored documents beyond the input's */
+		while (row < SPI_processed)
+		{
+			bool		isnull;
+
+			if (!text_eq(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull)),
+						 chapters[c]))
+				break;
+			same = false;
+			row++;
+		}
+		if (!same)
+			changed = lappend(changed, chapters[c]);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return changed;
+}
+
+/* Replace the documents of the changed chapters by the input's. */
+static void
+store_documents(ImportDoc *docs, int ndocs, List *changed)
+{
+	Oid			argtypes[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID};
+	Datum		values[4];
+	text	  **chapter_ids = palloc(sizeof(text *) * ndocs);
+	text	  **titles = palloc(sizeof(text *) * ndocs);
+	text	  **contents = palloc(sizeof(text *) * ndocs);
+	Jsonb	  **metadata = palloc(sizeof(Jsonb *) * ndocs);
+	text	  **changed_ids = palloc(sizeof(text *) * list_length(changed));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, changed)
+		changed_ids[foreach_current_index(lc)] = lfirst(lc);
+
+	if (delete_chapters_plan == NULL)
+		delete_chapters_plan = tb_prepare(
+										  "DELETE FROM textbook.documents"
+										  " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)",
+										  1, argtypes);
+	values[0] = PointerGetDatum(text_array(changed_ids, list_length(changed)));
+	if (SPI_execute_plan(delete_chapters_plan, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "import_documents: deleting replaced documents failed");
+
+	for (int d = 0; d < ndocs; d++)
+	{
+		bool		replaced = false;
+
+		foreach(lc, changed)
+			if (text_eq(docs[d].chapter_id, lfirst(lc)))
+				replaced = true;
+		if (!replaced)
+			continue;
+		chapter_ids[n] = docs[d].chapter_id;
+		titles[n] = docs[d].title;
+		contents[n] = docs[d].content;
+		metadata[n] = docs[d].metadata;
+		n++;
+	}
+
+	if (insert_documents_plan == NULL)
+		insert_documents_plan = tb_prepare(
+										   "INSERT INTO textbook.documents (chapter_id, title, content, doc_metadata)"
+										   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+										   "   pg_catalog.unnest($3), pg_catalog.unnest($4))",
+										   4, argtypes);
+	values[0] = PointerGetDatum(text_array(chapter_ids, n));
+	values[1] = PointerGetDatum(text_array(titles, n));
+	values[2] = PointerGetDatum(text_array(contents, n));
+	values[3] = PointerGetDatum(construct_array((Datum *) metadata, n, JSONBOID, -1,
+												false, TYPALIGN_INT));
+	if (SPI_execute_plan(insert_documents_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "import_documents: inserting documents failed");
+}
+
+/*
+ * Parse the validated input with json-c and copy every document out of the
+ * json-c tree into palloc'd memory; the tree is freed on every path.
+ */
+static int
+read_documents(const char *data, int len, ImportDoc **docs_out)
+{
+	json_tokener *volatile tok = NULL;
+	json_object *volatile root = NULL;
+	ImportDoc  *volatile docs = NULL;
+	volatile int ndocs = 0;
+
+	PG_TRY();
+	{
+		tok = json_tokener_new_ex(TB_JSON_MAX_DEPTH + 1);
+		if (tok == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		root = parse_json_c(tok, data, len);
+		if (!json_object_is_type(root, json_type_array))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("import_documents input must be a JSON array of documents")));
+
+		ndocs = json_object_array_length(root);
+		docs = palloc(sizeof(ImportDoc) * Max(ndocs, 1));
+		for (int i = 0; i < ndocs; i++)
+			read_document(json_object_array_get_idx(root, i), i, &docs[i]);
+	}
+	PG_CATCH();
+	{
+		if (root)
+			json_object_put(root);
+		if (tok)
+			json_tokener_free(tok);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	json_object_put(root);
+	json_tokener_free(tok);
+
+	*docs_out = docs;
+	return ndocs;
+}
+
+PG_FUNCTION_INFO_V1(import_documents);
+/*
+ * import_documents(p_json text) RETURNS bigint
+ *
+ * For every chapter_id in the input, that chapter's stored documents are
+ * replaced by the input's, in input order, in the caller's transaction.
+ * Concurrent imports are serialised by a SHARE ROW EXCLUSIVE lock on
+ * documents, which readers do not wait for.
+ */
+Datum
+import_documents(PG_FUNCTION_ARGS)
+{
+	Size		rawsize;
+	text	   *input;
+	ImportDoc  *docs;
+	int			ndocs;
+	text	  **chapters;
+	int			nchapters = 0;
+	List	   *changed;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_json");
+	rawsize = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
+	if (rawsize > TB_JSON_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("import_documents input is too large"),
+				 errdetail("The input has %zu bytes; the limit is %d bytes.",
+						   rawsize, TB_JSON_MAX_BYTES),
+				 errhint("Import the book in several calls, for example one per chapter.")));
+	input = PG_GETARG_TEXT_PP(0);
+	validate_json(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input));
+	ndocs = read_documents(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), &docs);
+	if (ndocs == 0)
+		PG_RETURN_INT64(0);
+
+	/* distinct chapter ids, in byte order */
+	chapters = palloc(sizeof(text *) * ndocs);
+	for (int i = 0; i < ndocs; i++)
+		chapters[i] = docs[i].chapter_id;
+	qsort(chapters, ndocs, sizeof(text *), cmp_text_ptr);
+	for (int i = 0; i < ndocs; i++)
+		if (nchapters == 0 || !text_eq(chapters[nchapters - 1], chapters[i]))
+			chapters[nchapters++] = chapters[i];
+
+	SPI_connect();
+	if (lock_documents_plan == NULL)
+		lock_documents_plan = tb_prepare("LOCK TABLE textbook.documents IN SHARE ROW EXCLUSIVE MODE",
+										 0, NULL);
+	if (SPI_execute_plan(lock_documents_plan, NULL, NULL, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "import_documents: could not lock textbook.documents");
+	changed = changed_chapters(docs, ndocs, chapters, nchapters);
+	if (changed != NIL)
+		store_documents(docs, ndocs, changed);
+	SPI_finish();
+	PG_RETURN_INT64(ndocs);
+}
+
+/* ----------------------------------------------------------------
+ * Conversations
+ * ----------------------------------------------------------------
+ */
+
+pg_attribute_noreturn()
+static void
+bad_context(int sqlstate, const char *path, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("invalid conversation context at %s", path),
+			 errdetail("%s", detail),
+			 errhint("context is an object; its optional \"sources\" is an array of objects with chapter_id (string, required), section_id (string), document_id (integer) and score (number from 0 to 1).")));
+}
+
+static double
+numeric_value(JsonbValue *v)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+static void
+check_source(JsonbValue *source, int index, int sqlstate)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	bool		has_chapter = false;
+
+	if (source->type != jbvBinary || !JsonContainerIsObject(source->val.binary.data))
+		bad_context(sqlstate, psprintf("$.sources[%d]", index), "Each source must be an object.");
+
+	it = JsonbIteratorInit(source->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *path;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		path = psprintf("$.sources[%d].%s", index, key);
+		if (strcmp(key, "chapter_id") == 0 || strcmp(key, "section_id") == 0)
+		{
+			if (v.type != jbvString || !tb_ref_is_valid(v.val.string.val, v.val.string.len))
+				bad_context(sqlstate, path,
+							psprintf("\"%s\" must be a string of 1 to %d characters without control characters.",
+									 key, TB_REF_MAXCHARS));
+			has_chapter |= key[0] == 'c';
+		}
+		else if (strcmp(key, "document_id") == 0)
+		{
+			double		d = v.type == jbvNumeric ? numeric_value(&v) : -1;
+
+			if (v.type != jbvNumeric || d < 1 || d > (double) PG_INT64_MAX || d != floor(d))
+				bad_context(sqlstate, path, "\"document_id\" must be a positive integer.");
+		}
+		else if (strcmp(key, "score") == 0)
+		{
+			double		d = v.type == jbvNumeric ? numeric_value(&v) : -1;
+
+			if (v.type != jbvNumeric || d < 0 || d > 1)
+				bad_context(sqlstate, path, "\"score\" must be a number from 0 to 1.");
+		}
+		else
+			bad_context(sqlstate, path,
+						psprintf("Unknown key \"%s\" in a source.", key));
+	}
+	if (!has_chapter)
+		bad_context(sqlstate, psprintf("$.sources[%d]", index), "\"chapter_id\" is required in every source.");
+}
+
+static void
+check_context(Jsonb *jb, int sqlstate)
+{
+	JsonbValue *sources;
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		bad_context(sqlstate, "$", "The context must be a JSON object.");
+
+	sources = getKeyJsonValueFromContainer(&jb->root, "sources", 7, NULL);
+	if (sources == NULL)
+		return;
+	if (sources->type != jbvBinary || !JsonContainerIsArray(sources->val.binary.data))
+		bad_context(sqlstate, "$.sources", "\"sources\" must be an array.");
+	{
+		JsonbIterator *it = JsonbIteratorInit(sources->val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		int			index = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_ELEM)
+				check_source(&v, index++, sqlstate);
+	}
+}
+
+PG_FUNCTION_INFO_V1(check_conversation_context);
+/* check_conversation_context(jsonb) RETURNS boolean: the CHECK of conversations.context */
+Datum
+check_conversation_context(PG_FUNCTION_ARGS)
+{
+	check_context(PG_GETARG_JSONB_P(0), ERRCODE_CHECK_VIOLATION);
+	PG_RETURN_BOOL(true);
+}
+
+PG_FUNCTION_INFO_V1(log_conversation);
+/*
+ * log_conversation(user_id, question, answer, context jsonb DEFAULT '{}',
+ *					confidence_score DEFAULT NULL) RETURNS bigint
+ */
+Datum
+log_conversation(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, JSONBOID, NUMERICOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	int64		id;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_user_id");
+	TB_REQUIRE_ARG(fcinfo, 1, "p_question");
+	TB_REQUIRE_ARG(fcinfo, 2, "p_answer");
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_question must not be empty")));
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+	if (PG_ARGISNULL(3))
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	else
+	{
+		check_context(PG_GETARG_JSONB_P(3), ERRCODE_INVALID_PARAMETER_VALUE);
+		values[3] = PG_GETARG_DATUM(3);
+	}
+	if (PG_ARGISNULL(4))
+		nulls[4] = 'n';
+	else
+	{
+		float8		score = PG_GETARG_FLOAT8(4);
+
+		if (isnan(score) || score < 0.0 || score > 1.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("p_confidence_score must be between 0 and 1")));
+		values[4] = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+	}
+
+	SPI_connect();
+	if (log_conversation_plan == NULL)
+		log_conversation_plan = tb_prepare(
+										   "INSERT INTO textbook.conversations"
+										   " (user_id, question, answer, context, confidence_score)"
+										   " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+										   5, argtypes);
+	if (SPI_execute_plan(log_conversation_plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "log_conversation: insert failed");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* Raise the error of the read functions for a user id that does not exist. */
+static void
+require_user(Datum user_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+
+	if (user_exists_plan == NULL)
+		user_exists_plan = tb_prepare("SELECT 1 FROM textbook.users WHERE id OPERATOR(pg_catalog.=) $1",
+									  1, argtypes);
+	if (SPI_execute_plan(user_exists_plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "user lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("user %lld does not exist", (long long) DatumGetInt64(user_id))));
+}
+
+PG_FUNCTION_INFO_V1(conversation_history);
+/*
+ * conversation_history(user_id, p_limit DEFAULT 20, p_before_id DEFAULT NULL)
+ *		RETURNS SETOF textbook.conversations
+ *
+ * Newest first; pass the smallest id of a page as p_before_id to get the
+ * next one (keyset pagination on the (user_id, id) index).
+ */
+Datum
+conversation_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+	int32		limit;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_user_id");
+	TB_REQUIRE_ARG(fcinfo, 1, "p_limit");
+	limit = PG_GETARG_INT32(1);
+	if (limit < 1 || limit > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_limit must be between 1 and 10000")));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = Int64GetDatum(limit);
+	values[2] = PG_ARGISNULL(2) ? Int64GetDatum(PG_INT64_MAX) : PG_GETARG_DATUM(2);
+
+	SPI_connect();
+	if (history_plan == NULL)
+		history_plan = tb_prepare("SELECT * FROM textbook.conversations"
+								  " WHERE user_id OPERATOR(pg_catalog.=) $1"
+								  "   AND id OPERATOR(pg_catalog.<) $3"
+								  " ORDER BY id DESC LIMIT $2",
+								  3, argtypes);
+	if (SPI_execute_plan(history_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "conversation_history: query failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	if (SPI_processed == 0)
+		require_user(values[0]);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * One statement of jsonb builders: PostgreSQL assembles the document in a
+ * single pass over the indexes, with no copy through json-c and no text
+ * round trip; json-c would only add a conversion of every row.
+ */
+static const char export_sql[] =
+"SELECT pg_catalog.jsonb_build_object("
+"  'user', pg_catalog.to_jsonb(u) OPERATOR(pg_catalog.-) 'password_hash'::text,"
+"  'profile', (SELECT pg_catalog.to_jsonb(p) FROM textbook.user_profiles p"
+"              WHERE p.user_id OPERATOR(pg_catalog.=) u.id),"
+"  'reading_progress', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.chapter_id, r.id)"
+"              FROM textbook.user_reading_progress r WHERE r.user_id OPERATOR(pg_catalog.=) u.id), '[]'),"
+"  'bookmarks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) ORDER BY b.id)"
+"              FROM textbook.user_bookmarks b WHERE b.user_id OPERATOR(pg_catalog.=) u.id), '[]'),"
+"  'translations', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t) ORDER BY t.id)"
+"              FROM textbook.user_chapter_translations t WHERE t.user_id OPERATOR(pg_catalog.=) u.id), '[]'),"
+"  'conversations', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(c) ORDER BY c.id)"
+"              FROM textbook.conversations c WHERE c.user_id OPERATOR(pg_catalog.=) u.id), '[]'),"
+"  'exported_at', pg_catalog.now())"
+" FROM textbook.users u WHERE u.id OPERATOR(pg_catalog.=) $1";
+
+PG_FUNCTION_INFO_V1(export_user_data);
+/* export_user_data(p_user_id bigint) RETURNS jsonb */
+Datum
+export_user_data(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		user_id;
+	Datum		result;
+	bool		isnull;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_user_id");
+	user_id = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	if (export_plan == NULL)
+		export_plan = tb_prepare(export_sql, 1, argtypes);
+	if (SPI_execute_plan(export_plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "export_user_data: query failed");
+	if (SPI_processed == 0)
+		require_user(user_id);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

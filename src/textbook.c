@@ -1,0 +1,127 @@
+/*
+ * textbook.c
+ *		Module load: the textbook.* settings, shared memory requests and the
+ *		registration of the purge launcher.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
+
+#include "textbook.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			tb_translation_ttl = 30 * SECS_PER_DAY;
+char	   *tb_purge_databases = NULL;
+int			tb_purge_interval = 60 * 1000;
+int			tb_purge_batch_size = 5000;
+char	   *tb_purge_role = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+
+/*
+ * Prepare a statement and keep it for the life of the backend.  Every
+ * statement we run names its tables and operators with their schema, so
+ * the caller's search_path cannot change what it does.
+ */
+SPIPlanPtr
+tb_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static bool
+check_database_list(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitGUCList(raw, ',', &names);
+
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	else if (list_length(names) > TB_MAX_DATABASES)
+	{
+		GUC_check_errdetail("At most %d databases can be listed.", TB_MAX_DATABASES);
+		ok = false;
+	}
+	list_free(names);
+	pfree(raw);
+	return ok;
+}
+
+static void
+textbook_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	tb_purge_shmem_request();
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("textbook.translation_ttl",
+							"How long a cached translation stays live after each write.",
+							"upsert_translation and a plain INSERT set expires_at to now() plus this duration.",
+							&tb_translation_ttl,
+							30 * SECS_PER_DAY, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("textbook.database",
+							   "Comma-separated list of databases whose expired translations the purge worker deletes.",
+							   "A listed database that does not exist or lacks the extension is logged once and skipped until it appears.",
+							   &tb_purge_databases,
+							   "postgres",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   check_database_list, NULL, NULL);
+
+	DefineCustomIntVariable("textbook.purge_interval",
+							"Time the purge worker sleeps between two purge cycles.",
+							NULL,
+							&tb_purge_interval,
+							60 * 1000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("textbook.purge_batch_size",
+							"Largest number of expired translations the purge worker deletes in one transaction.",
+							NULL,
+							&tb_purge_batch_size,
+							5000, 1, 1000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("textbook.purge_role",
+							   "Role the purge worker connects as.",
+							   "Empty means the bootstrap superuser. The role needs SELECT and DELETE on textbook.user_chapter_translations.",
+							   &tb_purge_role,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("textbook");
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = textbook_shmem_request;
+
+	tb_register_purge_launcher();
+}

@@ -1,0 +1,267 @@
+/*
+ * translation.c
+ *		The translation cache: upsert with a restarting expiry, reads of live
+ *		rows, and the purge of expired rows that both purge_expired_translations
+ *		and the background worker use.
+ *
+ * Expiry is computed here, in seconds added to an instant, never in SQL
+ * with an interval: "now() + interval '30 days'" depends on the session's
+ * TimeZone across a daylight-saving change, and the cache must not.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/numeric.h"
+
+#include "textbook.h"
+
+#define TRANSLATIONS "textbook.user_chapter_translations"
+
+/* The statements run by this file, prepared once per backend. */
+static SPIPlanPtr upsert_plan = NULL;
+static SPIPlanPtr get_plan = NULL;
+static SPIPlanPtr purge_all_plan = NULL;
+static SPIPlanPtr purge_oldest_plan = NULL;
+
+static const char upsert_sql[] =
+"INSERT INTO " TRANSLATIONS " AS t"
+"  (user_id, chapter_id, target_language, original_content,"
+"   translated_content, confidence_score, expires_at)"
+" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+" ON CONFLICT (user_id, chapter_id, target_language) DO UPDATE SET"
+"  original_content = excluded.original_content,"
+"  translated_content = excluded.translated_content,"
+"  confidence_score = excluded.confidence_score,"
+"  updated_at = excluded.updated_at,"
+"  expires_at = excluded.expires_at"
+" RETURNING t.*";
+
+static const char get_sql[] =
+"SELECT * FROM " TRANSLATIONS
+" WHERE user_id OPERATOR(pg_catalog.=) $1"
+"   AND chapter_id OPERATOR(pg_catalog.=) $2"
+"   AND target_language OPERATOR(pg_catalog.=) $3"
+"   AND expires_at OPERATOR(pg_catalog.>) $4";
+
+static const char purge_all_sql[] =
+"DELETE FROM " TRANSLATIONS " WHERE expires_at OPERATOR(pg_catalog.<=) $1";
+
+/*
+ * Oldest first, through the expires_at index.  Rows another transaction
+ * holds are skipped (it is most likely refreshing them), and the outer
+ * re-check runs on the row version we locked, so a row refreshed by a
+ * concurrent upsert survives.
+ */
+static const char purge_oldest_sql[] =
+"DELETE FROM " TRANSLATIONS
+" WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+"   SELECT ctid FROM " TRANSLATIONS
+"    WHERE expires_at OPERATOR(pg_catalog.<=) $1"
+"    ORDER BY expires_at LIMIT $2"
+"    FOR UPDATE SKIP LOCKED))"
+"   AND expires_at OPERATOR(pg_catalog.<=) $1";
+
+TimestampTz
+tb_translation_expiry(TimestampTz from)
+{
+	return from + (TimestampTz) tb_translation_ttl * USECS_PER_SEC;
+}
+
+/* the canonical language of a text argument, as a text datum */
+static Datum
+language_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *tag = PG_GETARG_TEXT_PP(argno);
+	char		canonical[TB_LANGUAGE_TAG_MAXLEN + 1];
+
+	tb_canonical_language(VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag), canonical, argname);
+	return PointerGetDatum(cstring_to_text(canonical));
+}
+
+static void
+check_chapter_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *chapter = PG_GETARG_TEXT_PP(argno);
+
+	tb_check_ref(VARDATA_ANY(chapter), VARSIZE_ANY_EXHDR(chapter), "p_chapter_id",
+				 ERRCODE_INVALID_PARAMETER_VALUE);
+}
+
+PG_FUNCTION_INFO_V1(translation_expiry);
+/* translation_expiry() RETURNS timestamptz: the default of expires_at */
+Datum
+translation_expiry(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(tb_translation_expiry(GetCurrentTransactionStartTimestamp()));
+}
+
+PG_FUNCTION_INFO_V1(upsert_translation);
+/*
+ * upsert_translation(user_id, chapter_id, target_language, original_content,
+ *					  translated_content, confidence_score)
+ *		RETURNS textbook.user_chapter_translations
+ *
+ * One INSERT ... ON CONFLICT DO UPDATE: two sessions writing the same key
+ * serialise on the row, the later commit's content stays, and neither sees
+ * a unique violation.
+ */
+Datum
+upsert_translation(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	NUMERICOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			ret;
+	Datum		result;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_user_id");
+	TB_REQUIRE_ARG(fcinfo, 1, "p_chapter_id");
+	TB_REQUIRE_ARG(fcinfo, 2, "p_target_language");
+	TB_REQUIRE_ARG(fcinfo, 3, "p_original_content");
+	TB_REQUIRE_ARG(fcinfo, 4, "p_translated_content");
+
+	values[0] = PG_GETARG_DATUM(0);
+	check_chapter_arg(fcinfo, 1);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = language_arg(fcinfo, 2, "p_target_language");
+	values[3] = PG_GETARG_DATUM(3);
+	values[4] = PG_GETARG_DATUM(4);
+	if (PG_ARGISNULL(5))
+		nulls[5] = 'n';
+	else
+	{
+		float8		score = PG_GETARG_FLOAT8(5);
+
+		if (isnan(score) || score < 0.0 || score > 1.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("p_confidence_score must be between 0 and 1"),
+					 errdetail("The value given is %s.", float8out_internal(score))));
+		values[5] = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+	}
+	values[6] = TimestampTzGetDatum(tb_translation_expiry(GetCurrentTransactionStartTimestamp()));
+
+	SPI_connect();
+	if (upsert_plan == NULL)
+		upsert_plan = tb_prepare(upsert_sql, 7, argtypes);
+	ret = SPI_execute_plan(upsert_plan, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "upsert_translation: unexpected SPI result %d", ret);
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(get_translation);
+/*
+ * get_translation(user_id, chapter_id, target_language)
+ *		RETURNS SETOF textbook.user_chapter_translations
+ *
+ * The live row, or no row: an expired row is invisible here even before
+ * any purge has run.
+ */
+Datum
+get_translation(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	int			ret;
+
+	TB_REQUIRE_ARG(fcinfo, 0, "p_user_id");
+	TB_REQUIRE_ARG(fcinfo, 1, "p_chapter_id");
+	TB_REQUIRE_ARG(fcinfo, 2, "p_target_language");
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = language_arg(fcinfo, 2, "p_target_language");
+	values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+
+	SPI_connect();
+	if (get_plan == NULL)
+		get_plan = tb_prepare(get_sql, 4, argtypes);
+	ret = SPI_execute_plan(get_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "get_translation: unexpected SPI result %d", ret);
+	if (SPI_processed == 1)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[0]);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Delete expired rows, at most limit of them oldest first, or all of them
+ * when limit is 0.  The caller has connected to SPI.
+ */
+static uint64
+purge_expired(int64 limit)
+{
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
+	Datum		values[2];
+	int			ret;
+
+	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[1] = Int64GetDatum(limit);
+	if (limit == 0)
+	{
+		if (purge_all_plan == NULL)
+			purge_all_plan = tb_prepare(purge_all_sql, 1, argtypes);
+		ret = SPI_execute_plan(purge_all_plan, values, NULL, false, 0);
+	}
+	else
+	{
+		if (purge_oldest_plan == NULL)
+			purge_oldest_plan = tb_prepare(purge_oldest_sql, 2, argtypes);
+		ret = SPI_execute_plan(purge_oldest_plan, values, NULL, false, 0);
+	}
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "purge of expired translations: unexpected SPI result %d", ret);
+	return SPI_processed;
+}
+
+/* One batch for the worker: the caller owns the transaction. */
+uint64
+tb_purge_batch(int batch_size, bool *more)
+{
+	uint64		deleted;
+
+	SPI_connect();
+	deleted = purge_expired(batch_size);
+	SPI_finish();
+	*more = (deleted == (uint64) batch_size);
+	return deleted;
+}
+
+PG_FUNCTION_INFO_V1(purge_expired_translations);
+/*
+ * purge_expired_translations(p_limit integer DEFAULT NULL) RETURNS bigint:
+ * deletes expired rows in the calling transaction and returns how many.
+ */
+Datum
+purge_expired_translations(PG_FUNCTION_ARGS)
+{
+	int64		limit = 0;
+	uint64		deleted;
+
+	if (!PG_ARGISNULL(0))
+	{
+		limit = PG_GETARG_INT32(0);
+		if (limit <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("p_limit must be positive"),
+					 errhint("Pass NULL to delete every expired translation.")));
+	}
+	SPI_connect();
+	deleted = purge_expired(limit);
+	SPI_finish();
+	PG_RETURN_INT64((int64) deleted);
+}
