@@ -19,7 +19,7 @@ OBJS = \
 # the install script of every version and every upgrade script
 DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = schema validate translation progress json_io dump
+REGRESS = schema validate translation progress json_io
 REGRESS_OPTS = --temp-config=$(srcdir)/test/textbook.conf --temp-instance=tmp_check_regress
 ISOLATION = translation_upsert translation_purge translation_read progress_concurrent
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/textbook.conf --temp-instance=tmp_check_iso

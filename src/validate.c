@@ -339,8 +339,8 @@ tb_check_ref(const char *value, int len, const char *name, int sqlstate)
 				(errcode(sqlstate),
 				 len == 0 ? errmsg("%s must not be empty", name)
 				 : errmsg("invalid %s", name),
-				 errdetail("A %s is 1 to %d characters long and contains no control characters.",
-						   name, TB_REF_MAXCHARS)));
+				 errdetail("The value must be 1 to %d characters long and contain no control characters.",
+						   TB_REF_MAXCHARS)));
 }
 
 PG_FUNCTION_INFO_V1(check_ref);
@@ -606,7 +606,7 @@ is_django(const char *s, int len)
 	if (FIELD_IS(0, "argon2"))
 		return is_phc(f[1] - 1, len - (f[1] - 1 - s));
 	if (FIELD_IS(0, "bcrypt") || FIELD_IS(0, "bcrypt_sha256"))
-		return is_bcrypt(f[1] - 1, len - (f[1] - 1 - s));
+		return is_bcrypt(f[1], len - (f[1] - s));
 	return false;
 }
 
