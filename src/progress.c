@@ -60,12 +60,20 @@ static const char chapter_totals_sql[] =
 "       pg_catalog.sum(completion_percentage),"
 "       pg_catalog.sum(study_time_minutes),"
 "       pg_catalog.max(last_read_at)"
-"  FROM textbook.user_reading_progress GROUP BY chapter_id";
+"  FROM textbook.user_reading_progress GROUP BY chapter_id"
+" ORDER BY chapter_id COLLATE \"C\"";
 
 static Datum
 numeric_from_int(int64 v)
 {
 	return NumericGetDatum(int64_to_numeric(v));
+}
+
+/* 0.00: the average of nothing, shown with the scale of the others */
+static Datum
+numeric_zero(void)
+{
+	return DirectFunctionCall2(numeric_round, numeric_from_int(0), Int32GetDatum(2));
 }
 
 static Datum
@@ -273,6 +281,8 @@ progress_summary(PG_FUNCTION_ARGS)
 	Datum		user_id;
 	BookChapter *chapters;
 	int			nchapters;
+	SPITupleTable *rows;
+	uint64		nrows;
 	int64		started = 0;
 	int64		completed = 0;
 	int64		minutes = 0;
@@ -295,13 +305,15 @@ progress_summary(PG_FUNCTION_ARGS)
 		user_rows_plan = tb_prepare(user_rows_sql, 1, argtypes);
 	if (SPI_execute_plan(user_rows_plan, &user_id, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "progress_summary: query failed");
-	if (SPI_processed == 0)
+	rows = SPI_tuptable;
+	nrows = SPI_processed;
+	if (nrows == 0)
 		require_user(user_id);
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < nrows; i++)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	row = rows->vals[i];
+		TupleDesc	desc = rows->tupdesc;
 		bool		isnull;
 		text	   *chapter = DatumGetTextPP(SPI_getbinval(row, desc, 1, &isnull));
 		Datum		completion = SPI_getbinval(row, desc, 2, &isnull);
@@ -325,16 +337,16 @@ progress_summary(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(started);
 	values[2] = Int64GetDatum(completed);
 	values[3] = nchapters > 0 ? numeric_div_round(completion_sum, nchapters)
-		: numeric_from_int(0);
+		: numeric_zero();
 	values[4] = Int64GetDatum(minutes);
 	if (latest >= 0)
 	{
 		bool		isnull;
-		HeapTuple	row = SPI_tuptable->vals[latest];
+		HeapTuple	row = rows->vals[latest];
 
 		values[5] = TimestampTzGetDatum(latest_at);
-		values[6] = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
-		values[7] = SPI_getbinval(row, SPI_tuptable->tupdesc, 5, &nulls[7]);
+		values[6] = SPI_getbinval(row, rows->tupdesc, 1, &isnull);
+		values[7] = SPI_getbinval(row, rows->tupdesc, 5, &nulls[7]);
 	}
 	else
 		nulls[5] = nulls[6] = nulls[7] = true;
@@ -403,7 +415,7 @@ chapter_progress(PG_FUNCTION_ARGS)
 
 	for (int pass = 0; pass < 2; pass++)
 	{
-		/* pass 0: the book's chapters in reading order; pass 1: the others */
+		/* pass 0: the book's chapters in reading order; pass 1: the others, by id */
 		int64		n = pass == 0 ? nchapters : (int64) SPI_processed;
 
 		for (int64 i = 0; i < n; i++)
@@ -422,7 +434,7 @@ chapter_progress(PG_FUNCTION_ARGS)
 				values[0] = PointerGetDatum(by_position[i]);
 				values[1] = Int64GetDatum(0);
 				values[2] = Int64GetDatum(0);
-				values[3] = numeric_from_int(0);
+				values[3] = numeric_zero();
 				values[4] = Int64GetDatum(0);
 				nulls[5] = true;
 			}
