@@ -68,7 +68,8 @@ typedef struct DepthState
 static int
 lex_column(JsonLexContext *lex)
 {
-	const char *start = lex->token_start ? lex->token_start : lex->input;
+	/* at the end of the input the lexer has no token start, only its end */
+	const char *start = lex->token_start ? lex->token_start : lex->token_terminator;
 
 	return pg_mbstrlen_with_len(lex->line_start, start - lex->line_start) + 1;
 }
@@ -115,10 +116,7 @@ validate_json(char *data, int len)
 	result = pg_parse_json(lex, &sem);
 	if (result != JSON_SUCCESS)
 		ereport(ERROR,
-				(errcode(result == JSON_UNICODE_CODE_POINT_ZERO ||
-						 result == JSON_UNICODE_HIGH_ESCAPE
-						 ? ERRCODE_UNTRANSLATABLE_CHARACTER
-						 : ERRCODE_INVALID_TEXT_REPRESENTATION),
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type %s", "json"),
 				 errdetail_internal("%s", json_errdetail(result, lex)),
 				 errcontext("JSON data, line %d, character %d",
