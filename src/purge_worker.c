@@ -503,6 +503,7 @@ purge_database(void)
 {
 	bool		more = true;
 	int64		batches = 0;
+	TbPurgeSweep sweep = {0};
 
 	while (more)
 	{
@@ -516,12 +517,17 @@ purge_database(void)
 		}
 
 		pgstat_report_activity(STATE_RUNNING,
-							   psprintf("purging expired translations, batch %lld of at most %d rows",
-										(long long) ++batches, tb_purge_batch_size));
+							   sweep.active
+							   ? psprintf("purging expired translations, batch %lld: blocks %u to %u of %u",
+										  (long long) ++batches, sweep.next_block,
+										  Min(sweep.end_block, sweep.next_block + sweep.blocks_per_batch),
+										  sweep.end_block)
+							   : psprintf("purging expired translations, batch %lld of at most %d rows",
+										  (long long) ++batches, tb_purge_batch_size));
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		deleted = tb_purge_batch(tb_purge_batch_size, &more);
+		deleted = tb_purge_batch(tb_purge_batch_size, &sweep, &more);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_stat(false);

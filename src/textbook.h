@@ -6,6 +6,7 @@
 #define TEXTBOOK_H
 
 #include "fmgr.h"
+#include "storage/block.h"
 #include "utils/timestamp.h"
 
 /* Longest language tag we store; RFC 5646 asks for at least 35. */
@@ -48,8 +49,17 @@ struct _SPI_plan;
 extern struct _SPI_plan *tb_prepare(const char *sql, int nargs, Oid *argtypes);
 
 /* translation.c */
+typedef struct TbPurgeSweep
+{
+	bool		active;			/* sweeping block ranges now */
+	bool		done;			/* a sweep was considered in this cycle */
+	BlockNumber next_block;
+	BlockNumber end_block;
+	BlockNumber blocks_per_batch;
+} TbPurgeSweep;
+
 extern TimestampTz tb_translation_expiry(TimestampTz from);
-extern uint64 tb_purge_batch(int batch_size, bool *more);
+extern uint64 tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more);
 
 /* purge_worker.c */
 extern void tb_purge_shmem_request(void);

@@ -10,13 +10,18 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 
 #include "textbook.h"
 
@@ -27,6 +32,8 @@ static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr get_plan = NULL;
 static SPIPlanPtr purge_all_plan = NULL;
 static SPIPlanPtr purge_oldest_plan = NULL;
+static SPIPlanPtr purge_range_plan = NULL;
+static SPIPlanPtr count_expired_plan = NULL;
 
 static const char upsert_sql[] =
 "INSERT INTO " TRANSLATIONS " AS t"
@@ -65,6 +72,24 @@ static const char purge_oldest_sql[] =
 "    ORDER BY expires_at LIMIT $2"
 "    FOR UPDATE SKIP LOCKED))"
 "   AND expires_at OPERATOR(pg_catalog.<=) $1";
+
+/*
+ * A backlog is swept by block ranges (a TID range scan), as cheap per row
+ * as a bulk DELETE, but one short transaction per range.  The expires_at
+ * re-check runs on the latest row version, so a refreshed row survives.
+ */
+static const char purge_range_sql[] =
+"DELETE FROM " TRANSLATIONS
+" WHERE ctid OPERATOR(pg_catalog.>=) $1 AND ctid OPERATOR(pg_catalog.<) $2"
+"   AND expires_at OPERATOR(pg_catalog.<=) $3";
+
+/* counts expired rows through the index, stopping at $2 */
+static const char count_expired_sql[] =
+"SELECT pg_catalog.count(*) FROM (SELECT 1 FROM " TRANSLATIONS
+" WHERE expires_at OPERATOR(pg_catalog.<=) $1 LIMIT $2) s";
+
+/* a backlog of at least this share of the table is swept, not picked */
+#define SWEEP_MIN_EXPIRED_FRACTION 0.05
 
 TimestampTz
 tb_translation_expiry(TimestampTz from)
@@ -227,16 +252,107 @@ purge_expired(int64 limit)
 	return SPI_processed;
 }
 
-/* One batch for the worker: the caller owns the transaction. */
+/*
+ * Is the backlog large enough to sweep the table?  Picking expired rows
+ * through the index costs a random heap access each; when more than a few
+ * percent of the table has expired, reading every block in order is
+ * cheaper.  The count stops at the threshold, so it stays cheap too.
+ */
+static bool
+start_sweep(int batch_size, TbPurgeSweep *sweep)
+{
+	Oid			relid = get_relname_relid("user_chapter_translations",
+										  get_namespace_oid("textbook", false));
+	Relation	rel;
+	double		tuples_per_page;
+	int64		threshold;
+	BlockNumber nblocks;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	tuples_per_page = (rel->rd_rel->relpages > 0 && rel->rd_rel->reltuples > 0)
+		? rel->rd_rel->reltuples / rel->rd_rel->relpages : 50;
+	table_close(rel, AccessShareLock);
+
+	threshold = Max((int64) batch_size * 2,
+					(int64) (tuples_per_page * nblocks * SWEEP_MIN_EXPIRED_FRACTION));
+	if (count_expired_plan == NULL)
+		count_expired_plan = tb_prepare(count_expired_sql, 2, argtypes);
+	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[1] = Int64GetDatum(threshold);
+	if (SPI_execute_plan(count_expired_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "counting expired translations failed");
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) < threshold)
+		return false;
+
+	/* about batch_size rows examined, so about as many deleted, per range */
+	sweep->active = true;
+	sweep->next_block = 0;
+	sweep->end_block = nblocks;
+	sweep->blocks_per_batch = Max(1, (BlockNumber) (batch_size / Max(tuples_per_page, 1.0)));
+	elog(DEBUG1, "textbook purge: at least %lld expired rows, sweeping %u blocks, %u per transaction",
+		 (long long) threshold, nblocks, sweep->blocks_per_batch);
+	return true;
+}
+
+static uint64
+purge_range(TbPurgeSweep *sweep)
+{
+	Oid			argtypes[3] = {TIDOID, TIDOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	ItemPointerData from;
+	ItemPointerData to;
+	BlockNumber stop = Min(sweep->end_block, sweep->next_block + sweep->blocks_per_batch);
+
+	ItemPointerSet(&from, sweep->next_block, 0);
+	ItemPointerSet(&to, stop, 0);
+	values[0] = PointerGetDatum(&from);
+	values[1] = PointerGetDatum(&to);
+	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	if (purge_range_plan == NULL)
+		purge_range_plan = tb_prepare(purge_range_sql, 3, argtypes);
+	if (SPI_execute_plan(purge_range_plan, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "purge of expired translations: unexpected SPI result");
+	sweep->next_block = stop;
+	if (sweep->next_block >= sweep->end_block)
+		sweep->active = false;
+	return SPI_processed;
+}
+
+/*
+ * One batch for the worker, in the caller's transaction.  The first batch
+ * of a cycle checks the size of the backlog: a good part of the table is
+ * swept by block ranges, batch after batch; otherwise, and after a sweep
+ * for what expired meanwhile, the oldest rows are picked through the
+ * expires_at index.  *more says whether another batch is worth running.
+ */
 uint64
-tb_purge_batch(int batch_size, bool *more)
+tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more)
 {
 	uint64		deleted;
 
 	SPI_connect();
-	deleted = purge_expired(batch_size);
+	if (!sweep->done)
+	{
+		sweep->done = true;		/* one sweep per cycle at most */
+		start_sweep(batch_size, sweep);
+	}
+	if (sweep->active)
+	{
+		deleted = purge_range(sweep);
+		*more = true;
+	}
+	else
+	{
+		deleted = purge_expired(batch_size);
+		*more = (deleted == (uint64) batch_size);
+	}
 	SPI_finish();
-	*more = (deleted == (uint64) batch_size);
 	return deleted;
 }
 
