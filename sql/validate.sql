@@ -139,3 +139,23 @@ SELECT (SELECT count(*) FROM textbook.users) AS users,
        (SELECT count(*) FROM textbook.conversations) AS conversations,
        (SELECT count(*) FROM textbook.documents) AS documents,
        (SELECT count(*) FROM textbook.user_bookmarks) AS bookmarks;
+
+-- the errors of the CHECK functions carry the schema, table, column and
+-- constraint names, as PostgreSQL's own constraint errors do
+CREATE FUNCTION pg_temp.diag(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE s text; t text; c text; k text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS s = SCHEMA_NAME, t = TABLE_NAME, c = COLUMN_NAME, k = CONSTRAINT_NAME;
+    RETURN concat_ws(' ', s, t, c, k);
+END $$;
+SELECT pg_temp.diag(s) FROM unnest(ARRAY[
+    $$INSERT INTO textbook.users (username, email, password_hash) VALUES ('x', 'x@example.org', '$2b$12$' || repeat('v', 53))$$,
+    $$INSERT INTO textbook.users (username, email, password_hash) VALUES ('xyz', 'x@', '$2b$12$' || repeat('v', 53))$$,
+    $$INSERT INTO textbook.users (username, email, password_hash) VALUES ('xyz', 'x@example.org', 'plaintext')$$,
+    $$UPDATE textbook.user_profiles SET accessibility_options = '{"zoom": 2}'$$,
+    $$INSERT INTO textbook.documents (chapter_id, title, content) VALUES ('', 't', 'c')$$,
+    $$UPDATE textbook.user_profiles SET theme_preference = 'neon'$$]) s;

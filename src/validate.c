@@ -22,6 +22,24 @@
 
 #include "textbook.h"
 
+/*
+ * The fields a client reads from a constraint error (psycopg2's diag,
+ * JDBC's ServerErrorMessage): our CHECK functions know which column and
+ * constraint they guard, so an ORM can map the error to a form field.
+ */
+static int
+errconstraint_of(const char *table, const char *column, const char *constraint)
+{
+	err_generic_string(PG_DIAG_SCHEMA_NAME, "textbook");
+	if (table)
+		err_generic_string(PG_DIAG_TABLE_NAME, table);
+	if (column)
+		err_generic_string(PG_DIAG_COLUMN_NAME, column);
+	if (constraint)
+		err_generic_string(PG_DIAG_CONSTRAINT_NAME, constraint);
+	return 0;
+}
+
 /* ----------------------------------------------------------------
  * Language tags (BCP 47: language[-extlang][-Script][-REGION][-variant]*)
  * ----------------------------------------------------------------
@@ -297,7 +315,8 @@ check_language_tag(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("language tag \"%s\" in %s is not in canonical form",
 						text_to_cstring(tag), column),
-				 errhint("Store \"%s\" instead.", out)));
+				 errhint("Store \"%s\" instead.", out),
+				 errconstraint_of(NULL, column, NULL)));
 	PG_RETURN_BOOL(true);
 }
 
@@ -340,7 +359,8 @@ tb_check_ref(const char *value, int len, const char *name, int sqlstate)
 				 len == 0 ? errmsg("%s must not be empty", name)
 				 : errmsg("invalid %s", name),
 				 errdetail("The value must be 1 to %d characters long and contain no control characters.",
-						   TB_REF_MAXCHARS)));
+						   TB_REF_MAXCHARS),
+				 sqlstate == ERRCODE_CHECK_VIOLATION ? errconstraint_of(NULL, name, NULL) : 0));
 }
 
 PG_FUNCTION_INFO_V1(check_ref);
@@ -373,7 +393,8 @@ check_username(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("invalid username"),
-				 errdetail("A username is 3 to 64 characters long; this one has %d.", len)));
+				 errdetail("A username is 3 to 64 characters long; this one has %d.", len),
+				 errconstraint_of("users", "username", "users_username_check")));
 	for (int i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
@@ -382,7 +403,8 @@ check_username(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("invalid username \"%s\"", text_to_cstring(t)),
-					 errdetail("A username contains only ASCII letters, digits, \"_\", \".\" and \"-\".")));
+					 errdetail("A username contains only ASCII letters, digits, \"_\", \".\" and \"-\"."),
+					 errconstraint_of("users", "username", "users_username_check")));
 	}
 	PG_RETURN_BOOL(true);
 }
@@ -394,7 +416,8 @@ bad_email(text *t, const char *detail)
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("invalid email address \"%s\"", text_to_cstring(t)),
-			 errdetail("%s", detail)));
+			 errdetail("%s", detail),
+			 errconstraint_of("users", "email", "users_email_check")));
 }
 
 PG_FUNCTION_INFO_V1(check_email);
@@ -627,7 +650,8 @@ check_password_hash(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("password_hash is not a recognised password hash"),
 				 errdetail("Accepted formats are bcrypt ($2a$, $2b$, $2y$), Argon2 ($argon2id$, $argon2i$), scrypt and PBKDF2, in PHC or Django format."),
-				 errhint("The application must hash the password (for example with Argon2id or bcrypt) and store only the hash, never the password itself.")));
+				 errhint("The application must hash the password (for example with Argon2id or bcrypt) and store only the hash, never the password itself."),
+				 errconstraint_of("users", "password_hash", "users_password_hash_check")));
 	PG_RETURN_BOOL(true);
 }
 
@@ -671,7 +695,9 @@ check_accessibility_options(PG_FUNCTION_ARGS)
 	if (!JB_ROOT_IS_OBJECT(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("accessibility_options must be a JSON object")));
+				 errmsg("accessibility_options must be a JSON object"),
+				 errconstraint_of("user_profiles", "accessibility_options",
+								  "user_profiles_accessibility_options_check")));
 
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -688,7 +714,9 @@ check_accessibility_options(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("unknown accessibility option \"%s\"", key),
-						 errhint("Known options are captions, dyslexia_font, high_contrast, reduce_motion, screen_reader (booleans), line_height (1.0 to 3.0) and text_to_speech_rate (0.5 to 2.0).")));
+						 errhint("Known options are captions, dyslexia_font, high_contrast, reduce_motion, screen_reader (booleans), line_height (1.0 to 3.0) and text_to_speech_rate (0.5 to 2.0)."),
+						 errconstraint_of("user_profiles", "accessibility_options",
+										  "user_profiles_accessibility_options_check")));
 		}
 		else if (tok == WJB_VALUE)
 		{
@@ -712,7 +740,9 @@ check_accessibility_options(PG_FUNCTION_ARGS)
 						 opt->is_boolean
 						 ? errdetail("Option \"%s\" takes true or false.", opt->key)
 						 : errdetail("Option \"%s\" takes a number from %.1f to %.1f.",
-									 opt->key, opt->min, opt->max)));
+									 opt->key, opt->min, opt->max),
+						 errconstraint_of("user_profiles", "accessibility_options",
+										  "user_profiles_accessibility_options_check")));
 		}
 	}
 	PG_RETURN_BOOL(true);
