@@ -349,6 +349,9 @@ class ValidationErrorsTest(TextbookTestCase):
         self.assertEqual(err.message, "password_hash is not a recognised password hash")
         self.assertIn("bcrypt", err.detail)
         self.assertIn("store only the hash, never the password itself", err.hint)
+        # the fields an application maps to a form field
+        self.assertEqual((err.table, err.column, err.constraint),
+                         ("users", "password_hash", "users_password_hash_check"))
         # neither the server nor SQLAlchemy (hide_parameters=True) shows it
         self.assertNotIn("hunter2", str(exc))
 
