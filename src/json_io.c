@@ -51,7 +51,6 @@ static SPIPlanPtr delete_chapters_plan = NULL;
 static SPIPlanPtr insert_documents_plan = NULL;
 static SPIPlanPtr log_conversation_plan = NULL;
 static SPIPlanPtr history_plan = NULL;
-static SPIPlanPtr user_exists_plan = NULL;
 static SPIPlanPtr export_plan = NULL;
 
 /* ----------------------------------------------------------------
@@ -281,19 +280,13 @@ varlena_equal(Datum a, struct varlena *b)
 static int
 cmp_text_ptr(const void *a, const void *b)
 {
-	text	   *x = *(text *const *) a;
-	text	   *y = *(text *const *) b;
-	int			lx = VARSIZE_ANY_EXHDR(x);
-	int			ly = VARSIZE_ANY_EXHDR(y);
-	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
-
-	return c != 0 ? c : (lx > ly) - (lx < ly);
+	return tb_text_cmp(*(text *const *) a, *(text *const *) b);
 }
 
 static bool
 text_eq(text *x, text *y)
 {
-	return cmp_text_ptr(&x, &y) == 0;
+	return tb_text_cmp(x, y) == 0;
 }
 
 static ArrayType *
@@ -699,23 +692,6 @@ log_conversation(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
-/* Raise the error of the read functions for a user id that does not exist. */
-static void
-require_user(Datum user_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-
-	if (user_exists_plan == NULL)
-		user_exists_plan = tb_prepare("SELECT 1 FROM textbook.users WHERE id OPERATOR(pg_catalog.=) $1",
-									  1, argtypes);
-	if (SPI_execute_plan(user_exists_plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "user lookup failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("user %lld does not exist", (long long) DatumGetInt64(user_id))));
-}
-
 PG_FUNCTION_INFO_V1(conversation_history);
 /*
  * conversation_history(user_id, p_limit DEFAULT 20, p_before_id DEFAULT NULL)
@@ -757,7 +733,7 @@ conversation_history(PG_FUNCTION_ARGS)
 	for (uint64 i = 0; i < SPI_processed; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 	if (SPI_processed == 0)
-		require_user(values[0]);
+		tb_require_user(values[0]);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -802,7 +778,7 @@ export_user_data(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(export_plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "export_user_data: query failed");
 	if (SPI_processed == 0)
-		require_user(user_id);
+		tb_require_user(user_id);
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();

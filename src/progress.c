@@ -29,7 +29,6 @@ static SPIPlanPtr reset_chapter_plan = NULL;
 static SPIPlanPtr book_chapters_plan = NULL;
 static SPIPlanPtr user_rows_plan = NULL;
 static SPIPlanPtr chapter_totals_plan = NULL;
-static SPIPlanPtr user_exists_plan = NULL;
 
 static const char record_sql[] =
 "INSERT INTO textbook.user_reading_progress AS p"
@@ -93,13 +92,8 @@ typedef struct BookChapter
 static int
 cmp_book_chapter(const void *a, const void *b)
 {
-	text	   *x = ((const BookChapter *) a)->chapter_id;
-	text	   *y = ((const BookChapter *) b)->chapter_id;
-	int			lx = VARSIZE_ANY_EXHDR(x);
-	int			ly = VARSIZE_ANY_EXHDR(y);
-	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
-
-	return c != 0 ? c : (lx > ly) - (lx < ly);
+	return tb_text_cmp(((const BookChapter *) a)->chapter_id,
+					   ((const BookChapter *) b)->chapter_id);
 }
 
 /*
@@ -138,22 +132,6 @@ book_position(text *chapter, BookChapter *chapters, int n)
 	BookChapter *hit = bsearch(&key, chapters, n, sizeof(BookChapter), cmp_book_chapter);
 
 	return hit ? hit->position : -1;
-}
-
-static void
-require_user(Datum user_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-
-	if (user_exists_plan == NULL)
-		user_exists_plan = tb_prepare("SELECT 1 FROM textbook.users WHERE id OPERATOR(pg_catalog.=) $1",
-									  1, argtypes);
-	if (SPI_execute_plan(user_exists_plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "user lookup failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("user %lld does not exist", (long long) DatumGetInt64(user_id))));
 }
 
 PG_FUNCTION_INFO_V1(record_progress);
@@ -308,7 +286,7 @@ progress_summary(PG_FUNCTION_ARGS)
 	rows = SPI_tuptable;
 	nrows = SPI_processed;
 	if (nrows == 0)
-		require_user(user_id);
+		tb_require_user(user_id);
 
 	for (uint64 i = 0; i < nrows; i++)
 	{

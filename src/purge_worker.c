@@ -147,19 +147,29 @@ find_slot(const char *dbname)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The launcher, started with the server or by start_purge_worker(): after
+ * recovery only (so never on a standby), and restarted when it dies.
+ */
+static void
+launcher_spec(BackgroundWorker *worker)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = LAUNCHER_RESTART_SECONDS;
+	strcpy(worker->bgw_library_name, "textbook");
+	strcpy(worker->bgw_function_name, "tb_purge_launcher_main");
+	strcpy(worker->bgw_name, "textbook purge launcher");
+	strcpy(worker->bgw_type, "textbook purge launcher");
+}
+
 void
 tb_register_purge_launcher(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = LAUNCHER_RESTART_SECONDS;
-	strcpy(worker.bgw_library_name, "textbook");
-	strcpy(worker.bgw_function_name, "tb_purge_launcher_main");
-	strcpy(worker.bgw_name, "textbook purge launcher");
-	strcpy(worker.bgw_type, "textbook purge launcher");
+	launcher_spec(&worker);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -629,14 +639,7 @@ start_purge_worker(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = LAUNCHER_RESTART_SECONDS;
-	strcpy(worker.bgw_library_name, "textbook");
-	strcpy(worker.bgw_function_name, "tb_purge_launcher_main");
-	strcpy(worker.bgw_name, "textbook purge launcher");
-	strcpy(worker.bgw_type, "textbook purge launcher");
+	launcher_spec(&worker);
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))

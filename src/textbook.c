@@ -1,12 +1,14 @@
 /*
  * textbook.c
- *		Module load: the textbook.* settings, shared memory requests and the
- *		registration of the purge launcher.
+ *		Module load (the textbook.* settings, the shared memory request, the
+ *		registration of the purge launcher) and the few helpers every SQL
+ *		function uses.
  */
 #include "postgres.h"
 
 #include <limits.h>
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -43,6 +45,38 @@ tb_prepare(const char *sql, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	return plan;
+}
+
+/*
+ * The read functions' error for a user id that does not exist (writes get
+ * the foreign key's 23503 instead).  The caller has connected to SPI.
+ */
+void
+tb_require_user(Datum user_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+
+	if (plan == NULL)
+		plan = tb_prepare("SELECT 1 FROM textbook.users WHERE id OPERATOR(pg_catalog.=) $1",
+						  1, argtypes);
+	if (SPI_execute_plan(plan, &user_id, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "user lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("user %lld does not exist", (long long) DatumGetInt64(user_id))));
+}
+
+/* bytewise order of two texts, as COLLATE "C" sorts them */
+int
+tb_text_cmp(const text *x, const text *y)
+{
+	int			lx = VARSIZE_ANY_EXHDR(x);
+	int			ly = VARSIZE_ANY_EXHDR(y);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
 }
 
 static bool

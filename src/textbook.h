@@ -47,6 +47,8 @@ extern bool tb_ref_is_valid(const char *value, int len);
 /* textbook.c */
 struct _SPI_plan;
 extern struct _SPI_plan *tb_prepare(const char *sql, int nargs, Oid *argtypes);
+extern void tb_require_user(Datum user_id);
+extern int	tb_text_cmp(const text *x, const text *y);
 
 /* translation.c */
 typedef struct TbPurgeSweep
