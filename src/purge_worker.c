@@ -5,12 +5,17 @@
  *
  * A launcher, connected to no database (it only reads the shared catalogs),
  * wakes every textbook.purge_interval.  For each database listed in
- * textbook.database that exists, it starts a short-lived dynamic worker
- * that connects, checks that the extension is installed, deletes expired
- * rows in batches of textbook.purge_batch_size with a commit after each,
- * records what it did and exits.  No connection outlives a cycle, so DROP
- * DATABASE is never blocked by us, and a missing database, role or
- * extension is a state the launcher logs once, not a crash loop.
+ * textbook.database that it can connect to, it starts a short-lived
+ * dynamic worker that connects, checks that the extension is installed,
+ * deletes expired rows in batches of textbook.purge_batch_size with a
+ * commit after each, records what it did and exits.
+ *
+ * A worker stops after WORKER_RUN_MS; when rows are left, the launcher
+ * comes back after BACKLOG_PAUSE_MS rather than a whole interval.  No
+ * connection lives longer than that, so DROP DATABASE (which waits 5 s for
+ * other sessions to leave) always gets through.  A missing database, role,
+ * privilege or extension is a state the launcher logs once, not a crash
+ * loop, and a worker that cannot connect is retried less and less often.
  *
  * The launcher is registered with BgWorkerStart_RecoveryFinished: it does
  * not run on a hot standby and starts when the standby is promoted.
@@ -28,6 +33,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
@@ -42,6 +48,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -54,6 +61,13 @@
 
 /* seconds the postmaster waits before restarting a launcher that died */
 #define LAUNCHER_RESTART_SECONDS 5
+/* longest run of one worker, and the pause before the next when rows are left */
+#define WORKER_RUN_MS 2000
+#define BACKLOG_PAUSE_MS 500
+/* a batch waits this long for a row lock before skipping locked rows */
+#define WORKER_LOCK_TIMEOUT "1s"
+/* longest wait before retrying a database a worker could not connect to */
+#define MAX_RETRY_MS (10 * 60 * 1000)
 
 typedef enum PurgeState
 {
@@ -61,9 +75,12 @@ typedef enum PurgeState
 	PURGE_STATE_OK,
 	PURGE_STATE_NO_DATABASE,
 	PURGE_STATE_NO_CONNECTIONS,
+	PURGE_STATE_NO_PRIVILEGE,
 	PURGE_STATE_NO_EXTENSION,
 	PURGE_STATE_NO_ROLE,
 	PURGE_STATE_NO_WORKER_SLOT,
+	PURGE_STATE_CANNOT_CONNECT,
+	PURGE_STATE_INTERRUPTED,
 	PURGE_STATE_ERROR
 } PurgeState;
 
@@ -72,9 +89,12 @@ static const char *const purge_state_names[] = {
 	[PURGE_STATE_OK] = "ok",
 	[PURGE_STATE_NO_DATABASE] = "database does not exist",
 	[PURGE_STATE_NO_CONNECTIONS] = "database does not allow connections",
+	[PURGE_STATE_NO_PRIVILEGE] = "purge role lacks CONNECT",
 	[PURGE_STATE_NO_EXTENSION] = "extension not installed",
 	[PURGE_STATE_NO_ROLE] = "purge role cannot log in",
 	[PURGE_STATE_NO_WORKER_SLOT] = "no background worker slot",
+	[PURGE_STATE_CANNOT_CONNECT] = "worker could not connect",
+	[PURGE_STATE_INTERRUPTED] = "interrupted",
 	[PURGE_STATE_ERROR] = "error",
 };
 
@@ -83,6 +103,10 @@ typedef struct PurgeSlot
 	NameData	dbname;			/* empty: slot unused */
 	PurgeState	state;
 	PurgeState	logged_state;	/* the state the log last announced */
+	bool		reported;		/* the worker of this run got connected */
+	bool		backlog;		/* the last run stopped with rows left */
+	int			failures;		/* connection failures in a row */
+	TimestampTz retry_after;	/* no new worker before this */
 	pid_t		worker_pid;		/* while a worker purges this database */
 	TimestampTz last_start;
 	TimestampTz last_end;
@@ -96,6 +120,7 @@ typedef struct PurgeShared
 {
 	LWLock		lock;
 	pid_t		launcher_pid;
+	bool		role_logged;	/* a purge role that cannot log in was logged */
 	PurgeSlot	slots[TB_MAX_DATABASES];
 } PurgeShared;
 
@@ -218,16 +243,16 @@ announce_state(PurgeSlot *slot)
 					(errmsg("textbook purge worker: database \"%s\" does not allow connections, skipping it",
 							dbname)));
 			break;
+		case PURGE_STATE_NO_PRIVILEGE:
+			ereport(LOG,
+					(errmsg("textbook purge worker: role \"%s\" may not connect to database \"%s\", skipping it",
+							tb_purge_role, dbname),
+					 errhint("GRANT CONNECT ON DATABASE to the role of textbook.purge_role.")));
+			break;
 		case PURGE_STATE_NO_EXTENSION:
 			ereport(LOG,
 					(errmsg("textbook purge worker: extension \"textbook\" is not installed in database \"%s\", skipping it until it is",
 							dbname)));
-			break;
-		case PURGE_STATE_NO_ROLE:
-			ereport(LOG,
-					(errmsg("textbook purge worker: role \"%s\" does not exist or cannot log in, no database is purged",
-							tb_purge_role),
-					 errhint("Set textbook.purge_role to a role with LOGIN, or to '' for the bootstrap superuser.")));
 			break;
 		case PURGE_STATE_NO_WORKER_SLOT:
 			ereport(LOG,
@@ -235,11 +260,19 @@ announce_state(PurgeSlot *slot)
 							dbname),
 					 errhint("Increase max_worker_processes.")));
 			break;
+		case PURGE_STATE_CANNOT_CONNECT:
+			ereport(LOG,
+					(errmsg("textbook purge worker: the worker for database \"%s\" exited before it could connect, retrying less often",
+							dbname),
+					 errhint("The server log shows why, for example a connection limit.")));
+			break;
 		case PURGE_STATE_ERROR:
 			ereport(LOG,
 					(errmsg("textbook purge worker: purge of database \"%s\" failed: %s",
 							dbname, error)));
 			break;
+		case PURGE_STATE_NO_ROLE:	/* logged once for all databases */
+		case PURGE_STATE_INTERRUPTED:	/* the worker's own exit says why */
 		case PURGE_STATE_NEW:
 			break;
 	}
@@ -299,63 +332,95 @@ assign_slots(void)
 }
 
 /*
- * Can a worker connect to this database, as the purge role?  The launcher
+ * The OID of textbook.purge_role if it can log in (InvalidOid for the
+ * bootstrap superuser), or false.  Read in the caller's transaction.
+ */
+static bool
+purge_role_oid(Oid *roleid)
+{
+	HeapTuple	tup;
+	bool		can_login;
+
+	*roleid = InvalidOid;
+	if (tb_purge_role[0] == '\0')
+		return true;
+	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(tb_purge_role));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	can_login = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
+	*roleid = ((Form_pg_authid) GETSTRUCT(tup))->oid;
+	ReleaseSysCache(tup);
+	return can_login;
+}
+
+/*
+ * Can a worker connect to this database as the purge role?  The launcher
  * is connected to no database: syscache lookups on shared catalogs work,
  * but their indexes cannot be opened before the shared relcache is built,
  * so pg_database is read with a heap scan, as autovacuum's launcher does.
  */
 static PurgeState
-check_connectable(const char *dbname)
+check_connectable(const char *dbname, Oid roleid)
 {
 	PurgeState	state = PURGE_STATE_NO_DATABASE;
+	MemoryContext cxt = CurrentMemoryContext;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 
 	StartTransactionCommand();
-	if (tb_purge_role[0] != '\0')
-	{
-		HeapTuple	roletup = SearchSysCache1(AUTHNAME, CStringGetDatum(tb_purge_role));
-		bool		can_login = false;
-
-		if (HeapTupleIsValid(roletup))
-		{
-			can_login = ((Form_pg_authid) GETSTRUCT(roletup))->rolcanlogin;
-			ReleaseSysCache(roletup);
-		}
-		if (!can_login)
-		{
-			CommitTransactionCommand();
-			return PURGE_STATE_NO_ROLE;
-		}
-	}
-
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		if (strcmp(NameStr(db->datname), dbname) == 0)
-		{
-			state = db->datallowconn ? PURGE_STATE_OK : PURGE_STATE_NO_CONNECTIONS;
-			break;
-		}
+		if (strcmp(NameStr(db->datname), dbname) != 0)
+			continue;
+		if (!db->datallowconn)
+			state = PURGE_STATE_NO_CONNECTIONS;
+		else if (OidIsValid(roleid) &&
+				 pg_database_aclcheck(db->oid, roleid, ACL_CONNECT) != ACLCHECK_OK)
+			state = PURGE_STATE_NO_PRIVILEGE;
+		else
+			state = PURGE_STATE_OK;
+		break;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	/* the commit leaves us in TopMemoryContext */
+	MemoryContextSwitchTo(cxt);
 	return state;
+}
+
+/*
+ * A worker that exited without getting connected (a connection limit, a
+ * database dropped meanwhile) has logged why; wait longer before each new
+ * attempt, so that the log is not flooded.
+ */
+static void
+note_connection_failure(PurgeSlot *slot)
+{
+	int64		wait_ms;
+
+	LWLockAcquire(&purge_shared->lock, LW_EXCLUSIVE);
+	slot->failures = Min(slot->failures + 1, 20);
+	wait_ms = Min((int64) tb_purge_interval << slot->failures, (int64) MAX_RETRY_MS);
+	slot->retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	slot->state = PURGE_STATE_CANNOT_CONNECT;
+	LWLockRelease(&purge_shared->lock);
 }
 
 /* Start a worker for one database and wait until it has finished. */
 static void
-purge_one_database(PurgeSlot *slot)
+purge_one_database(PurgeSlot *slot, Oid roleid)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
-	PurgeState	state = check_connectable(NameStr(slot->dbname));
+	bool		reported;
+	PurgeState	state = check_connectable(NameStr(slot->dbname), roleid);
 
 	if (state != PURGE_STATE_OK)
 	{
@@ -376,6 +441,11 @@ purge_one_database(PurgeSlot *slot)
 	strlcpy(worker.bgw_extra, NameStr(slot->dbname), BGW_EXTRALEN);
 	worker.bgw_notify_pid = MyProcPid;
 
+	LWLockAcquire(&purge_shared->lock, LW_EXCLUSIVE);
+	slot->reported = false;
+	slot->backlog = false;
+	LWLockRelease(&purge_shared->lock);
+
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
 		set_state(slot, PURGE_STATE_NO_WORKER_SLOT);
@@ -384,25 +454,76 @@ purge_one_database(PurgeSlot *slot)
 	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
 		WaitForBackgroundWorkerShutdown(handle);
 	pfree(handle);
+
+	LWLockAcquire(&purge_shared->lock, LW_SHARED);
+	reported = slot->reported;
+	LWLockRelease(&purge_shared->lock);
+	if (!reported)
+		note_connection_failure(slot);
 	announce_state(slot);
 }
 
-static void
+/*
+ * One pass over the listed databases.  Returns whether a worker stopped
+ * with rows left, so that the next pass should come soon.
+ */
+static bool
 run_cycle(void)
 {
 	List	   *slots = assign_slots();
 	ListCell   *lc;
+	Oid			roleid;
+	bool		role_ok;
+	bool		backlog = false;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	role_ok = purge_role_oid(&roleid);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+
+	/* one line for all databases when the role cannot log in */
+	LWLockAcquire(&purge_shared->lock, LW_EXCLUSIVE);
+	foreach(lc, slots)
+		if (!role_ok)
+			((PurgeSlot *) lfirst(lc))->state =
+				((PurgeSlot *) lfirst(lc))->logged_state = PURGE_STATE_NO_ROLE;
+	if (role_ok == purge_shared->role_logged)
+	{
+		purge_shared->role_logged = !role_ok;
+		LWLockRelease(&purge_shared->lock);
+		if (!role_ok)
+			ereport(LOG,
+					(errmsg("textbook purge worker: role \"%s\" does not exist or cannot log in, no database is purged",
+							tb_purge_role),
+					 errhint("Set textbook.purge_role to a role with LOGIN, or to '' for the bootstrap superuser.")));
+	}
+	else
+		LWLockRelease(&purge_shared->lock);
+	if (!role_ok)
+		return false;
 
 	foreach(lc, slots)
 	{
 		PurgeSlot  *slot = lfirst(lc);
+		TimestampTz retry_after;
 
 		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(&purge_shared->lock, LW_SHARED);
+		retry_after = slot->retry_after;
+		LWLockRelease(&purge_shared->lock);
+		if (retry_after > GetCurrentTimestamp())
+			continue;
+
 		pgstat_report_activity(STATE_RUNNING, psprintf("purging database \"%s\"",
 													   NameStr(slot->dbname)));
-		purge_one_database(slot);
+		purge_one_database(slot, roleid);
+		LWLockAcquire(&purge_shared->lock, LW_SHARED);
+		backlog |= slot->backlog;
+		LWLockRelease(&purge_shared->lock);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return backlog;
 }
 
 void
@@ -410,6 +531,7 @@ tb_purge_launcher_main(Datum main_arg)
 {
 	MemoryContext cycle_context;
 	TimestampTz last_cycle_end = 0;
+	bool		backlog = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -451,14 +573,15 @@ tb_purge_launcher_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
-		next = TimestampTzPlusMilliseconds(last_cycle_end, tb_purge_interval);
+		next = TimestampTzPlusMilliseconds(last_cycle_end,
+										   backlog ? Min(tb_purge_interval, BACKLOG_PAUSE_MS)
+										   : tb_purge_interval);
 		if (last_cycle_end == 0 || now >= next)
 		{
 			MemoryContext old = MemoryContextSwitchTo(cycle_context);
 
 			/* a promoted standby starts us; a standby never does */
-			if (!RecoveryInProgress())
-				run_cycle();
+			backlog = !RecoveryInProgress() && run_cycle();
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(cycle_context);
 			last_cycle_end = GetCurrentTimestamp();
@@ -480,6 +603,7 @@ tb_purge_launcher_main(Datum main_arg)
 
 static PurgeSlot *my_slot = NULL;
 static char my_dbname[NAMEDATALEN];
+static bool my_run_finished = false;
 
 /* Run stmts on our slot under the lock, unless it now serves another database. */
 #define WITH_MY_SLOT(stmts) \
@@ -490,36 +614,101 @@ static char my_dbname[NAMEDATALEN];
 		LWLockRelease(&purge_shared->lock); \
 	} while (0)
 
+/* at exit: a run cut short (SIGTERM, pg_terminate_backend) says so */
 static void
 clear_worker_pid(int code, Datum arg)
 {
-	WITH_MY_SLOT(if (my_slot->worker_pid == MyProcPid) my_slot->worker_pid = 0);
+	WITH_MY_SLOT(if (my_slot->worker_pid == MyProcPid)
+				 {
+					 my_slot->worker_pid = 0;
+					 if (!my_run_finished)
+					 {
+						 my_slot->state = PURGE_STATE_INTERRUPTED;
+						 my_slot->last_end = GetCurrentTimestamp();
+					 }
+				 });
 }
 
 static bool
 extension_installed(void)
 {
 	bool		installed;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	installed = OidIsValid(get_extension_oid("textbook", true));
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	return installed;
 }
 
-/* Delete expired rows, one transaction per batch, until none is left. */
-static void
+/*
+ * One batch in its own transaction.  A sweep that waits too long for a
+ * row lock (a client holding a row in an open transaction) gives up, and
+ * the same block range is redone skipping the locked rows.
+ */
+static uint64
+run_batch(TbPurgeSweep *sweep, bool *more)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		deleted = 0;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		deleted = tb_purge_batch(tb_purge_batch_size, sweep, more);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE || !sweep->active ||
+			sweep->skip_locked)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		FreeErrorData(edata);
+		AbortCurrentTransaction();
+		sweep->skip_locked = true;
+		deleted = 0;
+		*more = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return deleted;
+}
+
+/*
+ * Delete expired rows, one transaction per batch, until none is left or
+ * the run has lasted WORKER_RUN_MS.  Returns whether rows are left.
+ */
+static bool
 purge_database(void)
 {
 	bool		more = true;
 	int64		batches = 0;
 	TbPurgeSweep sweep = {0};
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
+														"textbook purge batch",
+														ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(batch_context);
 
 	while (more)
 	{
 		uint64		deleted;
 
 		CHECK_FOR_INTERRUPTS();
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_RUN_MS))
+			break;
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -534,16 +723,15 @@ purge_database(void)
 										  sweep.end_block)
 							   : psprintf("purging expired translations, batch %lld of at most %d rows",
 										  (long long) ++batches, tb_purge_batch_size));
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		deleted = tb_purge_batch(tb_purge_batch_size, &sweep, &more);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		deleted = run_batch(&sweep, &more);
 		pgstat_report_stat(false);
+		MemoryContextReset(batch_context);
 
 		WITH_MY_SLOT(my_slot->rows_last_run += deleted; my_slot->rows_total += deleted);
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(batch_context);
+	return more;
 }
 
 void
@@ -564,14 +752,17 @@ tb_purge_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(my_dbname,
 										 tb_purge_role[0] ? tb_purge_role : NULL, 0);
-	before_shmem_exit(clear_worker_pid, 0);
+	WITH_MY_SLOT(my_slot->reported = true;
+				 my_slot->failures = 0;
+				 my_slot->retry_after = 0);
 
 	/*
-	 * Our statements name every object with its schema; commits need not
-	 * wait for the WAL flush, since a purge lost in a crash is simply redone.
+	 * Our statements name every object with its schema.  Commits need not
+	 * wait for the WAL flush: a purge lost in a crash is simply redone.
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("textbook purge worker");
 
 	if (!extension_installed())
@@ -583,11 +774,14 @@ tb_purge_worker_main(Datum main_arg)
 	WITH_MY_SLOT(my_slot->worker_pid = MyProcPid;
 				 my_slot->last_start = GetCurrentTimestamp();
 				 my_slot->rows_last_run = 0);
+	before_shmem_exit(clear_worker_pid, 0);
 
 	PG_TRY();
 	{
-		purge_database();
+		bool		backlog = purge_database();
+
 		WITH_MY_SLOT(my_slot->state = PURGE_STATE_OK;
+					 my_slot->backlog = backlog;
 					 my_slot->last_end = GetCurrentTimestamp());
 	}
 	PG_CATCH();
@@ -607,6 +801,7 @@ tb_purge_worker_main(Datum main_arg)
 	}
 	PG_END_TRY();
 
+	my_run_finished = true;
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }

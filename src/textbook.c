@@ -134,8 +134,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("textbook.purge_batch_size",
-							"Largest number of expired translations the purge worker deletes in one transaction.",
-							NULL,
+							"Number of expired translations the purge worker deletes per transaction.",
+							"When it sweeps a large backlog by block ranges, each transaction examines about this many rows.",
 							&tb_purge_batch_size,
 							5000, 1, 1000000,
 							PGC_SIGHUP, 0,
@@ -143,7 +143,7 @@ _PG_init(void)
 
 	DefineCustomStringVariable("textbook.purge_role",
 							   "Role the purge worker connects as.",
-							   "Empty means the bootstrap superuser. The role needs SELECT and DELETE on textbook.user_chapter_translations.",
+							   "Empty means the bootstrap superuser. The role needs LOGIN, CONNECT on the databases, USAGE on schema textbook and SELECT, UPDATE and DELETE on textbook.user_chapter_translations.",
 							   &tb_purge_role,
 							   "",
 							   PGC_SIGHUP, 0,

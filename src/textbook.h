@@ -55,6 +55,7 @@ typedef struct TbPurgeSweep
 {
 	bool		active;			/* sweeping block ranges now */
 	bool		done;			/* a sweep was considered in this cycle */
+	bool		skip_locked;	/* redo the next range skipping locked rows */
 	BlockNumber next_block;
 	BlockNumber end_block;
 	BlockNumber blocks_per_batch;

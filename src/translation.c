@@ -33,6 +33,7 @@ static SPIPlanPtr get_plan = NULL;
 static SPIPlanPtr purge_all_plan = NULL;
 static SPIPlanPtr purge_oldest_plan = NULL;
 static SPIPlanPtr purge_range_plan = NULL;
+static SPIPlanPtr purge_range_skip_locked_plan = NULL;
 static SPIPlanPtr count_expired_plan = NULL;
 
 static const char upsert_sql[] =
@@ -81,6 +82,16 @@ static const char purge_oldest_sql[] =
 static const char purge_range_sql[] =
 "DELETE FROM " TRANSLATIONS
 " WHERE ctid OPERATOR(pg_catalog.>=) $1 AND ctid OPERATOR(pg_catalog.<) $2"
+"   AND expires_at OPERATOR(pg_catalog.<=) $3";
+
+/* the same range, leaving rows another transaction holds for next time */
+static const char purge_range_skip_locked_sql[] =
+"DELETE FROM " TRANSLATIONS
+" WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+"   SELECT ctid FROM " TRANSLATIONS
+"    WHERE ctid OPERATOR(pg_catalog.>=) $1 AND ctid OPERATOR(pg_catalog.<) $2"
+"      AND expires_at OPERATOR(pg_catalog.<=) $3"
+"    FOR UPDATE SKIP LOCKED))"
 "   AND expires_at OPERATOR(pg_catalog.<=) $3";
 
 /* counts expired rows through the index, stopping at $2 */
@@ -307,6 +318,7 @@ purge_range(TbPurgeSweep *sweep)
 	Datum		values[3];
 	ItemPointerData from;
 	ItemPointerData to;
+	int			ret;
 	BlockNumber stop = Min(sweep->end_block, sweep->next_block + sweep->blocks_per_batch);
 
 	ItemPointerSet(&from, sweep->next_block, 0);
@@ -314,10 +326,21 @@ purge_range(TbPurgeSweep *sweep)
 	values[0] = PointerGetDatum(&from);
 	values[1] = PointerGetDatum(&to);
 	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	if (purge_range_plan == NULL)
-		purge_range_plan = tb_prepare(purge_range_sql, 3, argtypes);
-	if (SPI_execute_plan(purge_range_plan, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "purge of expired translations: unexpected SPI result");
+	if (sweep->skip_locked)
+	{
+		if (purge_range_skip_locked_plan == NULL)
+			purge_range_skip_locked_plan = tb_prepare(purge_range_skip_locked_sql, 3, argtypes);
+		ret = SPI_execute_plan(purge_range_skip_locked_plan, values, NULL, false, 0);
+		sweep->skip_locked = false;
+	}
+	else
+	{
+		if (purge_range_plan == NULL)
+			purge_range_plan = tb_prepare(purge_range_sql, 3, argtypes);
+		ret = SPI_execute_plan(purge_range_plan, values, NULL, false, 0);
+	}
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "purge of expired translations: unexpected SPI result %d", ret);
 	sweep->next_block = stop;
 	if (sweep->next_block >= sweep->end_block)
 		sweep->active = false;

@@ -1,0 +1,358 @@
+
+# Copyright (c) textbook contributors
+#
+# The purge worker's basic job: with a short interval, expired translations
+# disappear on their own while live ones stay; a backlog larger than
+# textbook.purge_batch_size is purged completely; the launcher and the
+# per-database worker show up in pg_stat_activity; textbook.purge_status
+# reports what one run did.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep gettimeofday tv_interval);
+
+# ----------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------
+
+# Run $query on $db until it prints $expected; return the seconds waited,
+# or undef (with a diagnostic) once $timeout seconds have passed.
+sub wait_for
+{
+	my ($node, $db, $query, $expected, $timeout) = @_;
+	my $t0 = [gettimeofday];
+	my ($out, $err) = ('', '');
+	while (1)
+	{
+		my $ret = $node->psql($db, $query, stdout => \$out, stderr => \$err);
+		return tv_interval($t0) if defined $ret && $ret == 0 && $out eq $expected;
+		if (tv_interval($t0) > $timeout)
+		{
+			diag("timed out after ${timeout}s waiting for [$query] to return [$expected];"
+				  . " last output [$out], stderr [$err]");
+			return undef;
+		}
+		usleep(50_000);
+	}
+}
+
+# Number of matches of $re in the server log after byte $offset.
+sub log_count
+{
+	my ($node, $re, $offset) = @_;
+	my $log = slurp_file($node->logfile, $offset);
+	my @m = ($log =~ /$re/g);
+	return scalar @m;
+}
+
+# Lines of the server log between byte offsets $from and $to (default: the
+# end) that report an error or a background worker that did not exit cleanly.
+sub log_problems
+{
+	my ($node, $from, $to) = @_;
+	my $log = slurp_file($node->logfile, $from);
+	$log = substr($log, 0, $to - $from) if defined $to;
+	return grep { /(?:ERROR|FATAL|PANIC|WARNING|terminated by signal|exited with exit code)/ }
+	  split /\n/, $log;
+}
+
+sub launcher_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'");
+}
+
+# users row; password_hash must look like a bcrypt hash
+my $add_user = q{
+INSERT INTO textbook.users (username, email, password_hash)
+VALUES ('alice', 'alice@example.org', '$2b$12$' || repeat('a', 53));
+};
+
+# $n translations for chapters "${prefix}1".."${prefix}$n", through the API
+sub add_translations
+{
+	my ($node, $db, $prefix, $n) = @_;
+	$node->safe_psql($db, qq{
+		SELECT count(*) FROM generate_series(1, $n) g,
+		  LATERAL textbook.upsert_translation(
+		    (SELECT id FROM textbook.users WHERE username = 'alice'),
+		    '$prefix' || g, 'fr', 'orig', 'translated', 0.9)});
+}
+
+sub expire
+{
+	my ($node, $db, $prefix) = @_;
+	$node->safe_psql($db, qq{
+		UPDATE textbook.user_chapter_translations
+		   SET expires_at = now() - interval '1 min'
+		 WHERE chapter_id LIKE '$prefix%'});
+}
+
+sub count_rows
+{
+	my ($node, $db, $prefix) = @_;
+	return $node->safe_psql($db,
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE '$prefix%'");
+}
+
+# $n rows that expired an hour ago, inserted directly (fast)
+sub bulk_expired
+{
+	my ($node, $db, $prefix, $n) = @_;
+	$node->safe_psql($db, qq{
+		INSERT INTO textbook.user_chapter_translations
+		  (user_id, chapter_id, target_language, original_content, translated_content, expires_at)
+		SELECT (SELECT id FROM textbook.users WHERE username = 'alice'), '$prefix' || g, 'fr', 'o', 't',
+		       now() - interval '1 hour'
+		  FROM generate_series(1, $n) g});
+}
+
+# ----------------------------------------------------------------
+
+my $node = PostgreSQL::Test::Cluster->new('purge');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'textbook'
+textbook.database = 'postgres'
+textbook.purge_interval = '200ms'
+textbook.purge_batch_size = 10
+});
+$node->start;
+my $clean_from = -s $node->logfile;
+
+# The launcher is a background worker connected to no database.
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'",
+		'1', 10),
+	'launcher shows up in pg_stat_activity');
+is($node->safe_psql('postgres',
+		"SELECT coalesce(datname, '<none>') FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'"),
+	'<none>', 'launcher is connected to no database');
+ok($node->log_contains(
+		qr/textbook purge launcher started for databases "postgres", every 200 ms/),
+	'launcher logs its settings at start');
+
+# Before CREATE EXTENSION: one line saying so, however many cycles pass.
+my $ext_re = qr/LOG:  textbook purge worker: extension "textbook" is not installed in database "postgres"/;
+$node->wait_for_log($ext_re, 0);
+my $log_offset = -s $node->logfile;
+usleep(1_500_000);    # ~7 cycles
+is(log_count($node, $ext_re, 0), 1,
+	'missing extension is logged exactly once over several cycles');
+
+$node->safe_psql('postgres', 'CREATE EXTENSION textbook');
+$node->safe_psql('postgres', $add_user);
+
+my $ok_re = qr/LOG:  textbook purge worker: purging expired translations in database "postgres"/;
+$node->wait_for_log($ok_re, $log_offset);
+pass('creating the extension is noticed and logged');
+
+# ----------------------------------------------------------------
+# Expired rows go, live rows stay; 95 rows with a batch size of 10.
+# ----------------------------------------------------------------
+
+# Every DELETE the worker runs is one batch, in its own transaction: a
+# statement trigger records how many rows each deleted.
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.batch_log (deleted bigint, xid xid8 DEFAULT pg_current_xact_id());
+	CREATE FUNCTION public.log_batch() RETURNS trigger LANGUAGE plpgsql AS
+	  $$ BEGIN INSERT INTO public.batch_log (deleted) SELECT count(*) FROM old_rows; RETURN NULL; END $$;
+	CREATE TRIGGER log_batch AFTER DELETE ON textbook.user_chapter_translations
+	  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.log_batch();
+});
+
+add_translations($node, 'postgres', 'live', 5);
+add_translations($node, 'postgres', 'old', 95);
+my $t0 = [gettimeofday];
+expire($node, 'postgres', 'old');
+
+my $waited = wait_for($node, 'postgres',
+	"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'old%'",
+	'0', 10);
+ok(defined $waited, 'expired rows are purged on their own');
+note(sprintf('95 expired rows purged %.2fs after they expired', tv_interval($t0)));
+cmp_ok(tv_interval($t0), '<', 3, 'purged within a few intervals of 200ms');
+
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows are untouched');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM textbook.get_translation(
+	  (SELECT id FROM textbook.users WHERE username = 'alice'), 'live3', 'fr')}),
+	'1', 'a live row is still readable through get_translation');
+
+ok(defined wait_for($node, 'postgres',
+		"SELECT rows_total FROM textbook.purge_status WHERE database = 'postgres'",
+		'95', 5),
+	'rows_total counts the 95 rows purged');
+my ($batches, $sum, $max, $xacts) = split /\|/, $node->safe_psql('postgres',
+	'SELECT count(*), sum(deleted), max(deleted), count(DISTINCT xid) FROM public.batch_log WHERE deleted > 0');
+is($sum, 95, 'the batches deleted 95 rows');
+# 95 of 100 rows expired: a backlog, swept by block ranges of about
+# purge_batch_size rows examined, so a transaction may go up to one page over
+cmp_ok($batches, '>=', 2, 'the 95 rows went in several transactions, not one')
+  or diag($node->safe_psql('postgres', 'SELECT string_agg(deleted::text, \',\') FROM public.batch_log WHERE deleted > 0'));
+is($xacts, $batches, 'one transaction per batch');
+$node->safe_psql('postgres', 'TRUNCATE public.batch_log');
+is($node->safe_psql('postgres',
+		"SELECT state FROM textbook.purge_status WHERE database = 'postgres'"),
+	'ok', 'state is ok');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM textbook.purge_status'),
+	'1', 'purge_status has one row per listed database');
+
+# ----------------------------------------------------------------
+# One run, seen from textbook.purge_status.  At a 1h interval the only
+# cycle after a restart is the one the launcher runs when it starts.
+# ----------------------------------------------------------------
+
+$node->safe_psql('postgres', "ALTER SYSTEM SET textbook.purge_interval = '1h'");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+add_translations($node, 'postgres', 'run', 37);
+expire($node, 'postgres', 'run');
+usleep(1_000_000);
+is(count_rows($node, 'postgres', 'run'), '37',
+	'at a 1h interval nothing is purged between cycles');
+
+my $before_restart = $node->safe_psql('postgres', 'SELECT now()');
+my @problems = log_problems($node, $clean_from);
+is(scalar(@problems), 0, 'no error, no failed worker in the log so far')
+  or diag(join("\n", @problems));
+$node->restart;
+$clean_from = -s $node->logfile;
+ok(defined wait_for($node, 'postgres',
+		"SELECT state || ' ' || rows_last_run FROM textbook.purge_status WHERE database = 'postgres'",
+		'ok 37', 10),
+	'the first cycle after a start purges the backlog');
+is(count_rows($node, 'postgres', 'run'), '0', 'backlog gone');
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows still there');
+
+my $status = $node->safe_psql('postgres', qq{
+	SELECT s.rows_last_run, s.rows_total,
+	       s.last_start <= s.last_end,
+	       s.last_start >= '$before_restart'::timestamptz,
+	       s.last_end <= now(),
+	       s.worker_pid IS NULL,
+	       s.launcher_pid = a.pid,
+	       s.last_error IS NULL AND s.last_error_at IS NULL
+	  FROM textbook.purge_status s
+	  JOIN pg_stat_activity a ON a.backend_type = 'textbook purge launcher'
+	 WHERE s.database = 'postgres'});
+is($status, '37|37|t|t|t|t|t|t',
+	'purge_status: rows_last_run, rows_total, last_start <= last_end, no worker, launcher pid, no error');
+
+# pg_monitor may read the view
+$node->safe_psql('postgres', q{
+	CREATE ROLE watcher LOGIN;
+	GRANT pg_monitor TO watcher;
+	GRANT USAGE ON SCHEMA textbook TO watcher;
+});
+my ($ret, $out, $err) = $node->psql('postgres',
+	'SELECT database, state FROM textbook.purge_status',
+	connstr => $node->connstr('postgres') . ' user=watcher');
+is($out, 'postgres|ok', 'a pg_monitor member can read purge_status');
+
+# A few expired rows among many live ones are picked through the index,
+# oldest first, at most purge_batch_size (10) per transaction.
+$node->safe_psql('postgres', 'TRUNCATE public.batch_log');
+add_translations($node, 'postgres', 'many', 2000);
+add_translations($node, 'postgres', 'few', 35);
+expire($node, 'postgres', 'few');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '200ms';
+	SELECT pg_reload_conf();
+});
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'few%'",
+		'0', 10),
+	'a few expired rows among many are purged');
+is($node->safe_psql('postgres',
+		'SELECT sum(deleted) || \'|\' || max(deleted) FROM public.batch_log WHERE deleted > 0'),
+	'35|10', 'picked through the index in batches of at most textbook.purge_batch_size (10)');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '1h';
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres',
+	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+$node->safe_psql('postgres',
+	"DELETE FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'many%'");
+
+# ----------------------------------------------------------------
+# The per-database worker, caught in the act.  A row trigger sleeping 1ms
+# makes the purge of 3000 rows last about 3 s.
+# ----------------------------------------------------------------
+
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.slow_delete() RETURNS trigger LANGUAGE plpgsql AS
+	  $$ BEGIN PERFORM pg_sleep(0.001); RETURN OLD; END $$;
+	CREATE TRIGGER slow_delete BEFORE DELETE ON textbook.user_chapter_translations
+	  FOR EACH ROW EXECUTE FUNCTION public.slow_delete();
+});
+bulk_expired($node, 'postgres', 'big', 3000);
+
+# a restart starts a cycle at once
+@problems = log_problems($node, $clean_from);
+is(scalar(@problems), 0, 'no error, no failed worker in the log after the restart')
+  or diag(join("\n", @problems));
+$node->restart;
+$clean_from = -s $node->logfile;
+my $seen = wait_for($node, 'postgres', q{
+	SELECT a.backend_type || '|' || a.datname || '|' || a.application_name || '|'
+	       || (a.query ~ '^purging expired translations, batch \d+') || '|'
+	       || s.state || '|' || (s.worker_pid = a.pid)
+	  FROM pg_stat_activity a
+	  JOIN textbook.purge_status s ON s.database = a.datname
+	 WHERE a.backend_type = 'textbook purge worker'},
+	'textbook purge worker|postgres|textbook purge worker|true|purging|true', 10);
+ok(defined $seen, 'purge worker seen in pg_stat_activity, purge_status says purging');
+$node->safe_psql('postgres', 'DROP TRIGGER slow_delete ON textbook.user_chapter_translations');
+
+ok(defined wait_for($node, 'postgres',
+		"SELECT state || ' ' || rows_last_run FROM textbook.purge_status WHERE database = 'postgres'",
+		'ok 3000', 20),
+	'the whole backlog is purged in one run');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'textbook purge worker'"),
+	'0', 'the worker has exited after its run');
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows still there');
+
+@problems = log_problems($node, $clean_from);
+is(scalar(@problems), 0, 'no error, no failed worker in the log during the big purge')
+  or diag(join("\n", @problems));
+
+# ----------------------------------------------------------------
+# A row another transaction holds (a client refreshing it) is skipped: it
+# does not stall the purge of the others, whatever the size of the backlog.
+# ----------------------------------------------------------------
+
+bulk_expired($node, 'postgres', 'held', 2000);
+my $client = $node->background_psql('postgres');
+$client->query_safe(q{
+	BEGIN;
+	SELECT 1 FROM textbook.user_chapter_translations WHERE chapter_id = 'held1000' FOR UPDATE;
+});
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '200ms';
+	SELECT pg_reload_conf();
+});
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) || ' left, locked one among them: ' || bool_or(chapter_id = 'held1000') FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'held%'",
+		'1 left, locked one among them: true', 5),
+	'every expired row but the locked one is purged while the lock is held')
+  or diag('worker: ' . $node->safe_psql('postgres', q{
+	SELECT string_agg(pid || ' ' || coalesce(wait_event_type || '/' || wait_event, 'running') || ': ' || query, '; ')
+	  FROM pg_stat_activity WHERE backend_type = 'textbook purge worker'}));
+$client->query_safe('COMMIT');
+$client->quit;
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'held%'",
+		'0', 5),
+	'the row is purged once released');
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows still there');
+
+$node->stop;
+done_testing();

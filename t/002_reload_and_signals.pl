@@ -1,0 +1,324 @@
+
+# Copyright (c) textbook contributors
+#
+# Reloads and signals: a reload that shortens textbook.purge_interval takes
+# effect at once on a sleeping launcher, a reload reaches a running worker,
+# pg_terminate_backend on the launcher gets it restarted, on a worker only
+# ends that run, and a fast shutdown is not held up by a purge in progress.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep gettimeofday tv_interval);
+
+# ----------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------
+# ----------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------
+
+# Run $query on $db until it prints $expected; return the seconds waited,
+# or undef (with a diagnostic) once $timeout seconds have passed.
+sub wait_for
+{
+	my ($node, $db, $query, $expected, $timeout) = @_;
+	my $t0 = [gettimeofday];
+	my ($out, $err) = ('', '');
+	while (1)
+	{
+		my $ret = $node->psql($db, $query, stdout => \$out, stderr => \$err);
+		return tv_interval($t0) if defined $ret && $ret == 0 && $out eq $expected;
+		if (tv_interval($t0) > $timeout)
+		{
+			diag("timed out after ${timeout}s waiting for [$query] to return [$expected];"
+				  . " last output [$out], stderr [$err]");
+			return undef;
+		}
+		usleep(50_000);
+	}
+}
+
+# Number of matches of $re in the server log after byte $offset.
+sub log_count
+{
+	my ($node, $re, $offset) = @_;
+	my $log = slurp_file($node->logfile, $offset);
+	my @m = ($log =~ /$re/g);
+	return scalar @m;
+}
+
+# Lines of the server log between byte offsets $from and $to (default: the
+# end) that report an error or a background worker that did not exit cleanly.
+sub log_problems
+{
+	my ($node, $from, $to) = @_;
+	my $log = slurp_file($node->logfile, $from);
+	$log = substr($log, 0, $to - $from) if defined $to;
+	return grep { /(?:ERROR|FATAL|PANIC|WARNING|terminated by signal|exited with exit code)/ }
+	  split /\n/, $log;
+}
+
+sub launcher_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'");
+}
+
+# users row; password_hash must look like a bcrypt hash
+my $add_user = q{
+INSERT INTO textbook.users (username, email, password_hash)
+VALUES ('alice', 'alice@example.org', '$2b$12$' || repeat('a', 53));
+};
+
+# $n translations for chapters "${prefix}1".."${prefix}$n", through the API
+sub add_translations
+{
+	my ($node, $db, $prefix, $n) = @_;
+	$node->safe_psql($db, qq{
+		SELECT count(*) FROM generate_series(1, $n) g,
+		  LATERAL textbook.upsert_translation(
+		    (SELECT id FROM textbook.users WHERE username = 'alice'),
+		    '$prefix' || g, 'fr', 'orig', 'translated', 0.9)});
+}
+
+sub expire
+{
+	my ($node, $db, $prefix) = @_;
+	$node->safe_psql($db, qq{
+		UPDATE textbook.user_chapter_translations
+		   SET expires_at = now() - interval '1 min'
+		 WHERE chapter_id LIKE '$prefix%'});
+}
+
+sub count_rows
+{
+	my ($node, $db, $prefix) = @_;
+	return $node->safe_psql($db,
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE '$prefix%'");
+}
+
+# ----------------------------------------------------------------
+
+# $n rows that expired an hour ago, inserted directly (fast)
+sub bulk_expired
+{
+	my ($node, $db, $prefix, $n) = @_;
+	$node->safe_psql($db, qq{
+		INSERT INTO textbook.user_chapter_translations
+		  (user_id, chapter_id, target_language, original_content, translated_content, expires_at)
+		SELECT (SELECT id FROM textbook.users WHERE username = 'alice'), '$prefix' || g, 'fr', 'o', 't',
+		       now() - interval '1 hour'
+		  FROM generate_series(1, $n) g});
+}
+
+# ----------------------------------------------------------------
+
+my $node = PostgreSQL::Test::Cluster->new('signals');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'textbook'
+textbook.database = 'postgres'
+textbook.purge_interval = '1h'
+textbook.purge_batch_size = 1000
+});
+$node->start;
+my $clean_from = -s $node->logfile;
+
+# The first cycle runs as the launcher starts, before the extension exists.
+$node->wait_for_log(
+	qr/textbook purge worker: extension "textbook" is not installed in database "postgres"/, 0);
+$node->safe_psql('postgres', 'CREATE EXTENSION textbook');
+$node->safe_psql('postgres', $add_user);
+add_translations($node, 'postgres', 'live', 5);
+add_translations($node, 'postgres', 'old', 50);
+expire($node, 'postgres', 'old');
+
+# ----------------------------------------------------------------
+# A reload that shortens the interval wakes the sleeping launcher.
+# ----------------------------------------------------------------
+
+usleep(1_000_000);
+is(count_rows($node, 'postgres', 'old'), '50', 'nothing purged while the launcher sleeps for 1h');
+
+my $t0 = [gettimeofday];
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '200ms';
+	SELECT pg_reload_conf();
+});
+my $waited = wait_for($node, 'postgres',
+	"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'old%'",
+	'0', 10);
+ok(defined $waited, 'expired rows purged after the interval was shortened by a reload');
+my $elapsed = tv_interval($t0);
+note(sprintf('purged %.2fs after pg_reload_conf()', $elapsed));
+cmp_ok($elapsed, '<', 2, 'the shortened interval applies at once, not after the old 1h');
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows untouched');
+
+# ... and a reload that lengthens it again is honoured too.
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '1h';
+	SELECT pg_reload_conf();
+});
+usleep(700_000);    # let the launcher finish a cycle and read the file
+add_translations($node, 'postgres', 'later', 20);
+expire($node, 'postgres', 'later');
+usleep(1_500_000);
+is(count_rows($node, 'postgres', 'later'), '20',
+	'after a reload back to 1h no further cycle runs');
+
+# ----------------------------------------------------------------
+# pg_terminate_backend on the launcher: it comes back (restart 5 s) with a
+# new PID and its first cycle purges what is due.
+# ----------------------------------------------------------------
+
+my $old_pid = launcher_pid($node);
+like($old_pid, qr/^\d+$/, 'launcher running');
+my $log_offset = -s $node->logfile;
+$t0 = [gettimeofday];
+is($node->safe_psql('postgres', "SELECT pg_terminate_backend($old_pid)"), 't',
+	'pg_terminate_backend(launcher)');
+$waited = wait_for($node, 'postgres', qq{
+	SELECT count(*) FILTER (WHERE pid <> $old_pid) || '/' || count(*)
+	  FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'},
+	'1/1', 10);
+ok(defined $waited, 'a new launcher with another PID runs within 10s');
+note(sprintf('launcher back %.2fs after pg_terminate_backend', tv_interval($t0)));
+my $new_pid = launcher_pid($node);
+ok($node->log_contains(
+		qr/textbook purge launcher started for databases "postgres", every 3600000 ms/, $log_offset),
+	'the new launcher logged its start');
+is($node->safe_psql('postgres',
+		"SELECT launcher_pid FROM textbook.purge_status WHERE database = 'postgres'"),
+	$new_pid, 'purge_status shows the new launcher PID');
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'later%'",
+		'0', 5),
+	'the new launcher purges at once');
+
+# ----------------------------------------------------------------
+# A slow purge: a row trigger sleeping 2ms makes each batch of 1000 rows
+# take two seconds, so the worker can be caught and signalled mid-run.
+# 1900 expired rows, less than two batches: the worker picks them through
+# the expires_at index, "batch N of at most M rows".
+# ----------------------------------------------------------------
+
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.slow_delete() RETURNS trigger LANGUAGE plpgsql AS
+	  $$ BEGIN PERFORM pg_sleep(0.002); RETURN OLD; END $$;
+	CREATE TRIGGER slow_delete BEFORE DELETE ON textbook.user_chapter_translations
+	  FOR EACH ROW EXECUTE FUNCTION public.slow_delete();
+});
+bulk_expired($node, 'postgres', 'mid', 1900);
+
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '200ms';
+	SELECT pg_reload_conf();
+});
+
+my $worker_q = q{
+	SELECT a.pid FROM pg_stat_activity a, textbook.purge_status s
+	 WHERE a.backend_type = 'textbook purge worker' AND s.worker_pid = a.pid};
+ok(defined wait_for($node, 'postgres', "SELECT count(*) FROM ($worker_q) w", '1', 10),
+	'a worker is purging');
+my $worker_pid = $node->safe_psql('postgres', $worker_q);
+like($node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $worker_pid"),
+	qr/^purging expired translations, batch 1 of at most 1000 rows$/,
+	'worker activity shows the batch number and size');
+
+# a reload reaches the running worker: its next batch uses the new size
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_batch_size = 500;
+	SELECT pg_reload_conf();
+});
+# (a worker stops after 2 s and the next starts half a second later, so the
+# next batch may belong to the next worker)
+ok(defined wait_for($node, 'postgres', q{
+	SELECT count(*) FROM pg_stat_activity
+	 WHERE backend_type = 'textbook purge worker'
+	   AND query ~ '^purging expired translations, batch \d+ of at most 500 rows$'},
+		'1', 10),
+	'a reloaded purge_batch_size applies to the next batch');
+cmp_ok($node->safe_psql('postgres', "SELECT rows_total FROM textbook.purge_status"), '>=', 1000,
+	'batch 1 deleted 1000 rows and is committed');
+cmp_ok(count_rows($node, 'postgres', 'mid'), '<=', 900, 'batches committed so far are kept');
+$worker_pid = $node->safe_psql('postgres', $worker_q);
+
+# pg_terminate_backend on the worker ends that run only
+bulk_expired($node, 'postgres', 'big', 30000);
+my $launcher_before = launcher_pid($node);
+$t0 = [gettimeofday];
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($worker_pid)");
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = $worker_pid", '0', 5),
+	'worker exits on pg_terminate_backend');
+note(sprintf('worker gone %.2fs after pg_terminate_backend', tv_interval($t0)));
+ok(defined wait_for($node, 'postgres', "SELECT count(*) FROM ($worker_q) w", '1', 5),
+	'the next cycle starts a new worker');
+is(launcher_pid($node), $launcher_before, 'the launcher kept running');
+
+my @problems = log_problems($node, $clean_from);
+my @unexpected = grep {
+	!/FATAL:  terminating background worker "textbook purge (?:launcher|worker)" due to administrator command/
+	  && !/background worker "textbook purge (?:launcher|worker)" \(PID \d+\) exited with exit code 1/
+} @problems;
+is(scalar(@unexpected), 0, 'no errors besides the two terminations')
+  or diag(join("\n", @unexpected));
+
+# ----------------------------------------------------------------
+# Fast shutdown during the purge
+# ----------------------------------------------------------------
+
+ok(defined wait_for($node, 'postgres', q{
+	SELECT count(*) FROM pg_stat_activity a, textbook.purge_status s
+	 WHERE a.backend_type = 'textbook purge worker' AND s.worker_pid = a.pid
+	   AND s.rows_last_run > 0},
+		'1', 10),
+	'a worker is mid-purge');
+my $left = count_rows($node, 'postgres', 'big');
+cmp_ok($left, '>', 2000, "a backlog of $left rows is left");
+$log_offset = -s $node->logfile;
+$t0 = [gettimeofday];
+$node->stop('fast');
+$elapsed = tv_interval($t0);
+note(sprintf('pg_ctl stop -m fast took %.2fs during the purge', $elapsed));
+cmp_ok($elapsed, '<', 3, 'fast shutdown is not held up by the purge');
+@problems = grep { !/due to administrator command|exited with exit code 1/ }
+  log_problems($node, $log_offset);
+is(scalar(@problems), 0, 'shutdown: no crash, no error') or diag(join("\n", @problems));
+
+# After a restart the purge resumes where it stopped.
+$node->start;
+$node->safe_psql('postgres', 'DROP TRIGGER slow_delete ON textbook.user_chapter_translations');
+ok(defined wait_for($node, 'postgres',
+		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'big%'",
+		'0', 20),
+	'the rest of the backlog is purged after the restart');
+is(count_rows($node, 'postgres', 'live'), '5', 'live rows untouched');
+
+# ----------------------------------------------------------------
+# Fast shutdown with a large backlog purged at full speed.
+# ----------------------------------------------------------------
+
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET textbook.purge_interval = '1h';
+	ALTER SYSTEM SET textbook.purge_batch_size = 1000;
+	SELECT pg_reload_conf();
+});
+usleep(500_000);
+bulk_expired($node, 'postgres', 'huge', 150000);
+$node->restart;    # the first cycle starts at once
+ok(defined wait_for($node, 'postgres', q{
+	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'textbook purge worker'},
+		'1', 10),
+	'worker purging the 150000-row backlog');
+$t0 = [gettimeofday];
+$node->stop('fast');
+$elapsed = tv_interval($t0);
+note(sprintf('pg_ctl stop -m fast took %.2fs with a 150000-row backlog', $elapsed));
+cmp_ok($elapsed, '<', 3, 'fast shutdown is quick');
+
+done_testing();
