@@ -356,5 +356,6 @@ CREATE VIEW textbook.purge_status AS
 REVOKE ALL ON FUNCTION textbook.purge_expired_translations(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION textbook.start_purge_worker() FROM PUBLIC;
 REVOKE ALL ON FUNCTION textbook.purge_status() FROM PUBLIC;
+GRANT USAGE ON SCHEMA textbook TO pg_monitor;
 GRANT SELECT ON textbook.purge_status TO pg_monitor;
 GRANT EXECUTE ON FUNCTION textbook.purge_status() TO pg_monitor;

@@ -45,6 +45,19 @@ SELECT pg_temp.fails(format('SELECT textbook.import_documents(%L)', j)) FROM unn
   '[{"chapter_id": "x", "title": "t", "content": "c", "metadata": {"n": 18446744073709551616}}]',
   '[{"chapter_id": "x", "title": "t", "content": "c", "metadata": {"n": [-9223372036854775809]}}]']) j;
 SELECT count(*) FROM textbook.documents;
+-- JSON that is valid but not what import_documents takes, or that jsonb
+-- cannot hold; long keys are shown cut short
+SELECT pg_temp.fails(format('SELECT textbook.import_documents(%L)', j)) FROM unnest(ARRAY[
+  'null', '{}', '42',
+  '[{"chapter_id": "x", "title": "t", "content": "c", "metadata": {"n": 1e999999}}]',
+  '[{"chapter_id": "x", "title": "t", "content": "c", "' || repeat('k', 1000) || '": 1}]']) j;
+
+-- many chapters in one call: grouped in one sorted pass, not chapter by document
+SELECT textbook.import_documents((
+    SELECT json_agg(json_build_object('chapter_id', 'many-' || i, 'title', 't', 'content', 'c'))::text
+    FROM generate_series(1, 20000) i));
+SELECT count(*) FROM textbook.documents WHERE chapter_id LIKE 'many-%';
+DELETE FROM textbook.documents WHERE chapter_id LIKE 'many-%';
 
 -- Hostile JSON: whatever PostgreSQL's parser rejects is rejected, with
 -- where it went wrong; json-c's leniencies never get through.  After each
@@ -144,6 +157,8 @@ SELECT pg_temp.fails(s) FROM unnest(ARRAY[
     $$SELECT textbook.log_conversation(1, 'q', 'a', '{"sources": [{"chapter_id": "apt", "document_id": 2.5}]}')$$,
     $$SELECT textbook.log_conversation(1, 'q', 'a', '{"sources": [{"chapter_id": "apt", "document_id": -1}]}')$$,
     $$SELECT textbook.log_conversation(1, 'q', 'a', '{"sources": [{"chapter_id": "apt"}, {"chapter_id": "apt", "url": "x"}]}')$$,
+    $$SELECT textbook.log_conversation(1, 'q', 'a', '{"sources": [{"chapter_id": "apt", "score": 1e400}]}')$$,
+    $$SELECT textbook.log_conversation(1, 'q', 'a', '{"sources": [{"chapter_id": "apt", "document_id": 1e400}]}')$$,
     $$SELECT textbook.log_conversation(1, 'q', 'a', '{}', 1.1)$$,
     $$SELECT textbook.log_conversation(NULL, 'q', 'a')$$,
     $$SELECT textbook.log_conversation(1, NULL, 'a')$$,
@@ -152,6 +167,9 @@ SELECT pg_temp.fails(s) FROM unnest(ARRAY[
     $$SELECT textbook.log_conversation(77, 'q', 'a')$$,
     $$INSERT INTO textbook.conversations (user_id, question, answer, context) VALUES (1, 'q', 'a', '{"sources": [{"score": 0.5}]}')$$]) s;
 SELECT count(*) FROM textbook.conversations;
+-- a score of 1e-400 is a number from 0 to 1
+SELECT textbook.log_conversation(2, 'tiny?', 'yes', '{"sources": [{"chapter_id": "apt", "score": 1e-400}]}') > 0;
+DELETE FROM textbook.conversations WHERE question = 'tiny?';
 
 -- history: newest first, keyset pagination
 SELECT textbook.log_conversation(2, 'q' || i, 'a' || i) FROM generate_series(1, 5) i;

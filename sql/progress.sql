@@ -147,3 +147,9 @@ SELECT string_agg(chapter_id, ' ') FROM (SELECT chapter_id FROM textbook.chapter
 SELECT string_agg(chapter_id, ' ') FROM (
     SELECT chapter_id FROM textbook.chapter_progress() OFFSET 40) c;
 SELECT * FROM textbook.chapter_progress() WHERE chapter_id = 'chapter-unread';
+
+-- the row record_progress returns follows the table's row type after a
+-- dropped column
+ALTER TABLE textbook.user_reading_progress DROP COLUMN created_at;
+SELECT chapter_id, current_section, completion_percentage, study_time_minutes
+FROM textbook.record_progress((SELECT min(id) FROM textbook.users), 'chapter-1', 'after-drop', 100, 1);

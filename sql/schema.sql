@@ -44,6 +44,13 @@ SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolan
 WHERE p.pronamespace = 'textbook'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
   AND NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false);
 
+-- monitoring roles read the worker's status
+CREATE ROLE textbook_watcher IN ROLE pg_monitor;
+SET ROLE textbook_watcher;
+SELECT count(*) >= 0 AS readable FROM textbook.purge_status;
+RESET ROLE;
+DROP ROLE textbook_watcher;
+
 -- a role without grants cannot read the tables or purge
 CREATE ROLE textbook_nobody;
 SET ROLE textbook_nobody;

@@ -137,3 +137,15 @@ SELECT textbook.purge_expired_translations();
 RESET search_path;
 DROP SCHEMA hostile CASCADE;
 SELECT chapter_id, translated_content FROM textbook.user_chapter_translations ORDER BY chapter_id;
+
+-- the row a function returns follows the table's row type, also after a
+-- column was dropped and added again (the row type keeps a dropped slot)
+ALTER TABLE textbook.user_chapter_translations DROP COLUMN original_content;
+ALTER TABLE textbook.user_chapter_translations ADD COLUMN original_content text NOT NULL DEFAULT '';
+SELECT chapter_id, translated_content, original_content
+FROM textbook.upsert_translation(1, 'live2', 'fr', 'after the change', 'still right');
+SELECT chapter_id, translated_content, original_content, expires_at > now() AS live
+FROM textbook.get_translation(1, 'live2', 'fr');
+ALTER TABLE textbook.user_chapter_translations DROP COLUMN created_at;
+SELECT chapter_id, translated_content FROM textbook.get_translation(1, 'live2', 'fr');
+SELECT (textbook.upsert_translation(1, 'live2', 'fr', 'o', 'again')).translated_content;

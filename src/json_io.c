@@ -24,16 +24,19 @@
  */
 #define json_object pg_json_object_fn
 #include "access/detoast.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #undef json_object
 
 #include <json.h>
@@ -49,6 +52,7 @@ static SPIPlanPtr lock_documents_plan = NULL;
 static SPIPlanPtr existing_documents_plan = NULL;
 static SPIPlanPtr delete_chapters_plan = NULL;
 static SPIPlanPtr insert_documents_plan = NULL;
+static SPIPlanPtr fingerprint_plan = NULL;
 static SPIPlanPtr log_conversation_plan = NULL;
 static SPIPlanPtr history_plan = NULL;
 static SPIPlanPtr export_plan = NULL;
@@ -136,7 +140,11 @@ parse_json_c(json_tokener *tok, const char *data, int len)
 
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, data, len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
+	/* a top-level number or literal ends only at a NUL: feed one */
+	if (json_tokener_get_error(tok) == json_tokener_continue)
+		root = json_tokener_parse_ex(tok, "", 1);
+	/* a JSON null is a NULL object in json-c, and not an error */
+	if (json_tokener_get_error(tok) != json_tokener_success)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type %s", "json"),
@@ -157,6 +165,8 @@ typedef struct ImportDoc
 	text	   *title;
 	text	   *content;
 	Jsonb	   *metadata;
+	int			position;		/* in the input */
+	int			chapter;		/* index of its chapter among the distinct ones */
 } ImportDoc;
 
 pg_attribute_noreturn()
@@ -219,6 +229,36 @@ string_field(json_object *val, int index, const char *key, bool is_ref)
 	return cstring_to_text_with_len(s, len);
 }
 
+/*
+ * The metadata object as jsonb.  What json-c accepts, jsonb may still
+ * refuse (a number beyond numeric's range): say where.
+ */
+static Jsonb *
+metadata_jsonb(json_object *val, int index)
+{
+	const char *json = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+													  JSON_C_TO_STRING_NOSLASHESCAPE);
+	MemoryContext cxt = CurrentMemoryContext;
+	Jsonb	   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		bad_document(index, "metadata",
+					 psprintf("The metadata cannot be stored as jsonb: %s.", edata->message));
+	}
+	PG_END_TRY();
+	return result;
+}
+
 static void
 read_document(json_object *elem, int index, ImportDoc *doc)
 {
@@ -249,13 +289,14 @@ read_document(json_object *elem, int index, ImportDoc *doc)
 			if (!json_object_is_type(val, json_type_object))
 				bad_document(index, key, "\"metadata\" must be an object.");
 			if (has_clamped_integer(val))
-				bad_document(index, key, "Integers in \"metadata\" must fit in 64 bits.");
-			doc->metadata = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-															   CStringGetDatum(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))));
+				bad_document(index, key,
+							 "Integers in \"metadata\" must be between -9223372036854775807 and 9223372036854775806.");
+			doc->metadata = metadata_jsonb(val, index);
 		}
 		else
-			bad_document(index, key,
-						 psprintf("Unknown key \"%s\"; a document has chapter_id, title, content and metadata.", key));
+			bad_document(index, tb_shown(key),
+						 psprintf("Unknown key \"%s\"; a document has chapter_id, title, content and metadata.",
+								  tb_shown(key)));
 	}
 	if (doc->chapter_id == NULL)
 		bad_document(index, "chapter_id", "\"chapter_id\" is required.");
@@ -265,6 +306,7 @@ read_document(json_object *elem, int index, ImportDoc *doc)
 		bad_document(index, "content", "\"content\" is required.");
 	if (doc->metadata == NULL)
 		doc->metadata = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	doc->position = index;
 }
 
 static bool
@@ -277,16 +319,15 @@ varlena_equal(Datum a, struct varlena *b)
 		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
+/* by chapter id in byte order, then by position in the input */
 static int
-cmp_text_ptr(const void *a, const void *b)
+cmp_doc_ptr(const void *a, const void *b)
 {
-	return tb_text_cmp(*(text *const *) a, *(text *const *) b);
-}
+	const ImportDoc *x = *(ImportDoc *const *) a;
+	const ImportDoc *y = *(ImportDoc *const *) b;
+	int			c = tb_text_cmp(x->chapter_id, y->chapter_id);
 
-static bool
-text_eq(text *x, text *y)
-{
-	return tb_text_cmp(x, y) == 0;
+	return c != 0 ? c : x->position - y->position;
 }
 
 static ArrayType *
@@ -295,110 +336,159 @@ text_array(text **items, int n)
 	return construct_array((Datum *) items, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
+static bool
+row_chapter_is(HeapTuple row, TupleDesc desc, text *chapter)
+{
+	bool		isnull;
+
+	return tb_text_cmp(DatumGetTextPP(SPI_getbinval(row, desc, 1, &isnull)), chapter) == 0;
+}
+
 /*
- * The chapters whose stored documents differ from the input, so that
- * importing the same file twice changes nothing: not even ids or dead rows.
+ * Mark the chapters whose stored documents differ from the input's, so
+ * that importing the same file twice changes nothing: not even ids or
+ * dead rows.  sorted[] holds the documents by chapter, then input order;
+ * the stored ones come in the same order, so one merge pass compares them.
  */
-static List *
-changed_chapters(ImportDoc *docs, int ndocs, text **chapters, int nchapters)
+static void
+find_changed_chapters(ImportDoc **sorted, int ndocs, ArrayType *chapter_ids,
+					  bool *changed)
 {
 	Oid			argtypes[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	List	   *changed = NIL;
+	Datum		values[1] = {PointerGetDatum(chapter_ids)};
 	uint64		row = 0;
+	TupleDesc	desc;
 
 	if (existing_documents_plan == NULL)
 		existing_documents_plan = tb_prepare(
 											 "SELECT chapter_id, title, content, doc_metadata"
 											 " FROM textbook.documents"
 											 " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)"
-											 " ORDER BY chapter_id COLLATE \"C\", id",
+											 " ORDER BY chapter_id COLLATE pg_catalog.\"C\", id",
 											 1, argtypes);
-	values[0] = PointerGetDatum(text_array(chapters, nchapters));
-	if (SPI_execute_plan(existing_documents_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+	/* not read-only: a new snapshot, taken after we got the lock */
+	if (SPI_execute_plan(existing_documents_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "import_documents: reading existing documents failed");
+	desc = SPI_tuptable->tupdesc;
 
-	/* chapters[] is sorted bytewise, as is the query's output */
-	for (int c = 0; c < nchapters; c++)
+	for (int d = 0; d < ndocs;)
 	{
+		int			chapter = sorted[d]->chapter;
+		text	   *id = sorted[d]->chapter_id;
 		bool		same = true;
 
-		for (int d = 0; d < ndocs; d++)
+		CHECK_FOR_INTERRUPTS();
+		for (; d < ndocs && sorted[d]->chapter == chapter; d++)
 		{
 			HeapTuple	tup;
-			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 
-			if (!text_eq(docs[d].chapter_id, chapters[c]))
-				continue;
 			if (!same)
-				break;
-			if (row >= SPI_processed ||
-				!text_eq(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &isnull)),
-						 chapters[c]))
+				continue;
+			if (row >= SPI_processed || !row_chapter_is(SPI_tuptable->vals[row], desc, id))
 			{
-				same = false;
-				break;
+				same = false;	/* fewer documents stored */
+				continue;
 			}
 			tup = SPI_tuptable->vals[row++];
-			same = varlena_equal(SPI_getbinval(tup, desc, 2, &isnull), (struct varlena *) docs[d].title) &&
-				varlena_equal(SPI_getbinval(tup, desc, 3, &isnull), (struct varlena *) docs[d].content) &&
-				varlena_equal(SPI_getbinval(tup, desc, 4, &isnull), (struct varlena *) docs[d].metadata);
+			same = varlena_equal(SPI_getbinval(tup, desc, 2, &isnull), (struct varlena *) sorted[d]->title) &&
+				varlena_equal(SPI_getbinval(tup, desc, 3, &isnull), (struct varlena *) sorted[d]->content) &&
+				varlena_equal(SPI_getbinval(tup, desc, 4, &isnull), (struct varlena *) sorted[d]->metadata);
 		}
-		/* stored documents beyond the input's */
-		while (row < SPI_processed)
-		{
-			bool		isnull;
-
-			if (!text_eq(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull)),
-						 chapters[c]))
-				break;
+		/* stored documents beyond the input's, or left after a difference */
+		for (; row < SPI_processed && row_chapter_is(SPI_tuptable->vals[row], desc, id); row++)
 			same = false;
-			row++;
-		}
-		if (!same)
-			changed = lappend(changed, chapters[c]);
+		changed[chapter] = !same;
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return changed;
+}
+
+/*
+ * count(*) || '/' || max(id) of the chapters' stored documents, as seen
+ * by the given snapshot (InvalidSnapshot: the transaction's).  An import
+ * replaces rows by new ones with higher ids, so this changes with it.
+ */
+static char *
+documents_fingerprint(ArrayType *chapter_ids, Snapshot snapshot)
+{
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1] = {PointerGetDatum(chapter_ids)};
+	int			ret;
+
+	if (fingerprint_plan == NULL)
+		fingerprint_plan = tb_prepare("SELECT pg_catalog.count(*) || '/' || pg_catalog.max(id)"
+									  " FROM textbook.documents"
+									  " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)",
+									  1, argtypes);
+	ret = snapshot == InvalidSnapshot
+		? SPI_execute_plan(fingerprint_plan, values, NULL, true, 1)
+		: SPI_execute_snapshot(fingerprint_plan, values, NULL, snapshot, InvalidSnapshot,
+							   true, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "import_documents: reading document ids failed");
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * Under REPEATABLE READ or SERIALIZABLE our snapshot may predate an import
+ * of the same chapters that committed while we waited for the lock; its
+ * rows would be invisible to our DELETE and the chapter would end up with
+ * both sets.  Compare with the latest snapshot and fail the way
+ * PostgreSQL does for a concurrent update.
+ */
+static void
+check_no_concurrent_import(ArrayType *chapter_ids)
+{
+	char	   *ours;
+	char	   *latest;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	ours = documents_fingerprint(chapter_ids, InvalidSnapshot);
+	latest = documents_fingerprint(chapter_ids, GetLatestSnapshot());
+	if ((ours == NULL) != (latest == NULL) || (ours && strcmp(ours, latest) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent import of the same chapters"),
+				 errhint("Retry the transaction.")));
 }
 
 /* Replace the documents of the changed chapters by the input's. */
 static void
-store_documents(ImportDoc *docs, int ndocs, List *changed)
+store_documents(ImportDoc *docs, int ndocs, text **chapter_ids, int nchapters,
+				const bool *changed)
 {
 	Oid			argtypes[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID};
 	Datum		values[4];
-	text	  **chapter_ids = palloc(sizeof(text *) * ndocs);
+	text	  **ids = palloc(sizeof(text *) * ndocs);
 	text	  **titles = palloc(sizeof(text *) * ndocs);
 	text	  **contents = palloc(sizeof(text *) * ndocs);
 	Jsonb	  **metadata = palloc(sizeof(Jsonb *) * ndocs);
-	text	  **changed_ids = palloc(sizeof(text *) * list_length(changed));
+	text	  **replaced = palloc(sizeof(text *) * nchapters);
 	int			n = 0;
-	ListCell   *lc;
+	int			nreplaced = 0;
 
-	foreach(lc, changed)
-		changed_ids[foreach_current_index(lc)] = lfirst(lc);
+	for (int c = 0; c < nchapters; c++)
+		if (changed[c])
+			replaced[nreplaced++] = chapter_ids[c];
+	if (nreplaced == 0)
+		return;
 
 	if (delete_chapters_plan == NULL)
 		delete_chapters_plan = tb_prepare(
 										  "DELETE FROM textbook.documents"
 										  " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)",
 										  1, argtypes);
-	values[0] = PointerGetDatum(text_array(changed_ids, list_length(changed)));
+	values[0] = PointerGetDatum(text_array(replaced, nreplaced));
 	if (SPI_execute_plan(delete_chapters_plan, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "import_documents: deleting replaced documents failed");
 
+	/* in input order, so ids follow the order of each chapter's chunks */
 	for (int d = 0; d < ndocs; d++)
 	{
-		bool		replaced = false;
-
-		foreach(lc, changed)
-			if (text_eq(docs[d].chapter_id, lfirst(lc)))
-				replaced = true;
-		if (!replaced)
+		if (!changed[docs[d].chapter])
 			continue;
-		chapter_ids[n] = docs[d].chapter_id;
+		ids[n] = docs[d].chapter_id;
 		titles[n] = docs[d].title;
 		contents[n] = docs[d].content;
 		metadata[n] = docs[d].metadata;
@@ -411,7 +501,7 @@ store_documents(ImportDoc *docs, int ndocs, List *changed)
 										   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 										   "   pg_catalog.unnest($3), pg_catalog.unnest($4))",
 										   4, argtypes);
-	values[0] = PointerGetDatum(text_array(chapter_ids, n));
+	values[0] = PointerGetDatum(text_array(ids, n));
 	values[1] = PointerGetDatum(text_array(titles, n));
 	values[2] = PointerGetDatum(text_array(contents, n));
 	values[3] = PointerGetDatum(construct_array((Datum *) metadata, n, JSONBOID, -1,
@@ -448,7 +538,10 @@ read_documents(const char *data, int len, ImportDoc **docs_out)
 		ndocs = json_object_array_length(root);
 		docs = palloc(sizeof(ImportDoc) * Max(ndocs, 1));
 		for (int i = 0; i < ndocs; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			read_document(json_object_array_get_idx(root, i), i, &docs[i]);
+		}
 	}
 	PG_CATCH();
 	{
@@ -481,10 +574,12 @@ import_documents(PG_FUNCTION_ARGS)
 	Size		rawsize;
 	text	   *input;
 	ImportDoc  *docs;
+	ImportDoc **sorted;
 	int			ndocs;
-	text	  **chapters;
+	text	  **chapter_ids;
 	int			nchapters = 0;
-	List	   *changed;
+	ArrayType  *chapter_array;
+	bool	   *changed;
 
 	TB_REQUIRE_ARG(fcinfo, 0, "p_json");
 	rawsize = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
@@ -501,14 +596,20 @@ import_documents(PG_FUNCTION_ARGS)
 	if (ndocs == 0)
 		PG_RETURN_INT64(0);
 
-	/* distinct chapter ids, in byte order */
-	chapters = palloc(sizeof(text *) * ndocs);
+	/* group the documents by chapter */
+	sorted = palloc(sizeof(ImportDoc *) * ndocs);
 	for (int i = 0; i < ndocs; i++)
-		chapters[i] = docs[i].chapter_id;
-	qsort(chapters, ndocs, sizeof(text *), cmp_text_ptr);
+		sorted[i] = &docs[i];
+	qsort(sorted, ndocs, sizeof(ImportDoc *), cmp_doc_ptr);
+	chapter_ids = palloc(sizeof(text *) * ndocs);
 	for (int i = 0; i < ndocs; i++)
-		if (nchapters == 0 || !text_eq(chapters[nchapters - 1], chapters[i]))
-			chapters[nchapters++] = chapters[i];
+	{
+		if (nchapters == 0 || tb_text_cmp(chapter_ids[nchapters - 1], sorted[i]->chapter_id) != 0)
+			chapter_ids[nchapters++] = sorted[i]->chapter_id;
+		sorted[i]->chapter = nchapters - 1;
+	}
+	chapter_array = text_array(chapter_ids, nchapters);
+	changed = palloc0(sizeof(bool) * nchapters);
 
 	SPI_connect();
 	if (lock_documents_plan == NULL)
@@ -516,9 +617,9 @@ import_documents(PG_FUNCTION_ARGS)
 										 0, NULL);
 	if (SPI_execute_plan(lock_documents_plan, NULL, NULL, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "import_documents: could not lock textbook.documents");
-	changed = changed_chapters(docs, ndocs, chapters, nchapters);
-	if (changed != NIL)
-		store_documents(docs, ndocs, changed);
+	check_no_concurrent_import(chapter_array);
+	find_changed_chapters(sorted, ndocs, chapter_array, changed);
+	store_documents(docs, ndocs, chapter_ids, nchapters, changed);
 	SPI_finish();
 	PG_RETURN_INT64(ndocs);
 }
@@ -537,12 +638,6 @@ bad_context(int sqlstate, const char *path, const char *detail)
 			 errmsg("invalid conversation context at %s", path),
 			 errdetail("%s", detail),
 			 errhint("context is an object; its optional \"sources\" is an array of objects with chapter_id (string, required), section_id (string), document_id (integer) and score (number from 0 to 1).")));
-}
-
-static double
-numeric_value(JsonbValue *v)
-{
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 }
 
 static void
@@ -569,7 +664,7 @@ check_source(JsonbValue *source, int index, int sqlstate)
 		}
 		if (tok != WJB_VALUE)
 			continue;
-		path = psprintf("$.sources[%d].%s", index, key);
+		path = psprintf("$.sources[%d].%s", index, tb_shown(key));
 		if (strcmp(key, "chapter_id") == 0 || strcmp(key, "section_id") == 0)
 		{
 			if (v.type != jbvString || !tb_ref_is_valid(v.val.string.val, v.val.string.len))
@@ -580,21 +675,17 @@ check_source(JsonbValue *source, int index, int sqlstate)
 		}
 		else if (strcmp(key, "document_id") == 0)
 		{
-			double		d = v.type == jbvNumeric ? numeric_value(&v) : -1;
-
-			if (v.type != jbvNumeric || d < 1 || d > (double) PG_INT64_MAX || d != floor(d))
+			if (v.type != jbvNumeric || !tb_numeric_is_id(v.val.numeric))
 				bad_context(sqlstate, path, "\"document_id\" must be a positive integer.");
 		}
 		else if (strcmp(key, "score") == 0)
 		{
-			double		d = v.type == jbvNumeric ? numeric_value(&v) : -1;
-
-			if (v.type != jbvNumeric || d < 0 || d > 1)
+			if (v.type != jbvNumeric || !tb_numeric_between(v.val.numeric, "0", "1"))
 				bad_context(sqlstate, path, "\"score\" must be a number from 0 to 1.");
 		}
 		else
-			bad_context(sqlstate, path,
-						psprintf("Unknown key \"%s\" in a source.", key));
+			bad_context(sqlstate, psprintf("$.sources[%d]", index),
+						psprintf("Unknown key \"%s\" in a source.", tb_shown(key)));
 	}
 	if (!has_chapter)
 		bad_context(sqlstate, psprintf("$.sources[%d]", index), "\"chapter_id\" is required in every source.");
@@ -731,7 +822,9 @@ conversation_history(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(history_plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "conversation_history: query failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+		tuplestore_puttuple(rsinfo->setResult,
+							tb_row_as(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  rsinfo->setDesc));
 	if (SPI_processed == 0)
 		tb_require_user(values[0]);
 	SPI_finish();
@@ -745,7 +838,7 @@ conversation_history(PG_FUNCTION_ARGS)
  */
 static const char export_sql[] =
 "SELECT pg_catalog.jsonb_build_object("
-"  'user', pg_catalog.to_jsonb(u) OPERATOR(pg_catalog.-) 'password_hash'::text,"
+"  'user', pg_catalog.to_jsonb(u) OPERATOR(pg_catalog.-) 'password_hash'::pg_catalog.text,"
 "  'profile', (SELECT pg_catalog.to_jsonb(p) FROM textbook.user_profiles p"
 "              WHERE p.user_id OPERATOR(pg_catalog.=) u.id),"
 "  'reading_progress', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.chapter_id, r.id)"

@@ -60,7 +60,7 @@ static const char chapter_totals_sql[] =
 "       pg_catalog.sum(study_time_minutes),"
 "       pg_catalog.max(last_read_at)"
 "  FROM textbook.user_reading_progress GROUP BY chapter_id"
-" ORDER BY chapter_id COLLATE \"C\"";
+" ORDER BY chapter_id COLLATE pg_catalog.\"C\"";
 
 static Datum
 numeric_from_int(int64 v)
@@ -198,7 +198,7 @@ record_progress(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(record_plan, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "record_progress: upsert failed");
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = tb_return_row(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -357,16 +357,10 @@ chapter_progress(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	nchapters = book_chapters(&chapters);
+	/* the one query here worth parallel workers: it reads every row */
 	if (chapter_totals_plan == NULL)
-	{
-		/* the one query here worth parallel workers: it reads every row */
-		SPIPlanPtr	plan = SPI_prepare_cursor(chapter_totals_sql, 0, NULL,
-											  CURSOR_OPT_PARALLEL_OK);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "chapter_progress: could not prepare the totals query");
-		chapter_totals_plan = plan;
-	}
+		chapter_totals_plan = tb_prepare_ext(chapter_totals_sql, 0, NULL,
+											 CURSOR_OPT_PARALLEL_OK);
 	if (SPI_execute_plan(chapter_totals_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "chapter_progress: query failed");
 	desc = SPI_tuptable->tupdesc;

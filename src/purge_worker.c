@@ -420,8 +420,17 @@ purge_one_database(PurgeSlot *slot, Oid roleid)
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
 	bool		reported;
-	PurgeState	state = check_connectable(NameStr(slot->dbname), roleid);
+	PurgeState	state;
+	pid_t		running;
 
+	/* a worker of a launcher that was terminated may still be at it */
+	LWLockAcquire(&purge_shared->lock, LW_SHARED);
+	running = slot->worker_pid;
+	LWLockRelease(&purge_shared->lock);
+	if (running != 0)
+		return;
+
+	state = check_connectable(NameStr(slot->dbname), roleid);
 	if (state != PURGE_STATE_OK)
 	{
 		set_state(slot, state);

@@ -8,8 +8,10 @@
 
 #include <limits.h>
 
+#include "access/tupconvert.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
@@ -37,7 +39,14 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 SPIPlanPtr
 tb_prepare(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	return tb_prepare_ext(sql, nargs, argtypes, 0);
+}
+
+/* the same, with cursor options (custom plans, parallel query) */
+SPIPlanPtr
+tb_prepare_ext(const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
@@ -45,6 +54,31 @@ tb_prepare(const char *sql, int nargs, Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	return plan;
+}
+
+/*
+ * A row of one of our tables as SPI returned it, in the layout of the
+ * function's declared row type.  After ALTER TABLE ... DROP COLUMN the row
+ * type keeps the dropped column's slot, which SELECT * and RETURNING *
+ * leave out, so the two layouts can differ; columns are matched by name.
+ */
+HeapTuple
+tb_row_as(HeapTuple row, TupleDesc from, TupleDesc to)
+{
+	TupleConversionMap *map = convert_tuples_by_name(from, to);
+
+	return map ? execute_attr_map_tuple(row, map) : row;
+}
+
+/* the composite result of a function returning one row of a table */
+Datum
+tb_return_row(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc from)
+{
+	TupleDesc	to;
+
+	if (get_call_result_type(fcinfo, NULL, &to) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	return PointerGetDatum(SPI_returntuple(tb_row_as(row, from, to), to));
 }
 
 /*
@@ -92,6 +126,19 @@ check_database_list(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errdetail("At most %d databases can be listed.", TB_MAX_DATABASES);
 		ok = false;
+	}
+	else
+	{
+		ListCell   *lc;
+
+		foreach(lc, names)
+			if (strlen(lfirst(lc)) >= NAMEDATALEN)
+			{
+				GUC_check_errdetail("Database name \"%.20s...\" is longer than %d bytes.",
+									(char *) lfirst(lc), NAMEDATALEN - 1);
+				ok = false;
+				break;
+			}
 	}
 	list_free(names);
 	pfree(raw);

@@ -5,6 +5,8 @@
 #ifndef TEXTBOOK_H
 #define TEXTBOOK_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "storage/block.h"
 #include "utils/timestamp.h"
@@ -43,10 +45,18 @@ extern void tb_canonical_language(const char *tag, int len, char *out,
 extern void tb_check_ref(const char *value, int len, const char *name,
 						 int sqlstate);
 extern bool tb_ref_is_valid(const char *value, int len);
+extern const char *tb_shown(const char *value);
+struct NumericData;
+extern bool tb_numeric_between(struct NumericData *n, const char *low, const char *high);
+extern bool tb_numeric_is_id(struct NumericData *n);
 
 /* textbook.c */
 struct _SPI_plan;
 extern struct _SPI_plan *tb_prepare(const char *sql, int nargs, Oid *argtypes);
+extern struct _SPI_plan *tb_prepare_ext(const char *sql, int nargs, Oid *argtypes,
+										int cursor_options);
+extern HeapTuple tb_row_as(HeapTuple row, TupleDesc from, TupleDesc to);
+extern Datum tb_return_row(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc from);
 extern void tb_require_user(Datum user_id);
 extern int	tb_text_cmp(const text *x, const text *y);
 

@@ -189,7 +189,7 @@ upsert_translation(PG_FUNCTION_ARGS)
 	ret = SPI_execute_plan(upsert_plan, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "upsert_translation: unexpected SPI result %d", ret);
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = tb_return_row(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -228,7 +228,9 @@ get_translation(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "get_translation: unexpected SPI result %d", ret);
 	if (SPI_processed == 1)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[0]);
+		tuplestore_puttuple(rsinfo->setResult,
+							tb_row_as(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  rsinfo->setDesc));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -326,17 +328,23 @@ purge_range(TbPurgeSweep *sweep)
 	values[0] = PointerGetDatum(&from);
 	values[1] = PointerGetDatum(&to);
 	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	/*
+	 * Custom plans: a generic plan, costed without the block numbers, can
+	 * pick the expires_at index and read the whole backlog for every range.
+	 */
 	if (sweep->skip_locked)
 	{
 		if (purge_range_skip_locked_plan == NULL)
-			purge_range_skip_locked_plan = tb_prepare(purge_range_skip_locked_sql, 3, argtypes);
+			purge_range_skip_locked_plan = tb_prepare_ext(purge_range_skip_locked_sql, 3, argtypes,
+														  CURSOR_OPT_CUSTOM_PLAN);
 		ret = SPI_execute_plan(purge_range_skip_locked_plan, values, NULL, false, 0);
 		sweep->skip_locked = false;
 	}
 	else
 	{
 		if (purge_range_plan == NULL)
-			purge_range_plan = tb_prepare(purge_range_sql, 3, argtypes);
+			purge_range_plan = tb_prepare_ext(purge_range_sql, 3, argtypes,
+											  CURSOR_OPT_CUSTOM_PLAN);
 		ret = SPI_execute_plan(purge_range_plan, values, NULL, false, 0);
 	}
 	if (ret != SPI_OK_DELETE)

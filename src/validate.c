@@ -40,6 +40,19 @@ errconstraint_of(const char *table, const char *column, const char *constraint)
 	return 0;
 }
 
+/* at most this much of a rejected value is shown in an error */
+#define SHOWN_BYTES 64
+
+const char *
+tb_shown(const char *value)
+{
+	int			len = strlen(value);
+
+	if (len <= SHOWN_BYTES)
+		return value;
+	return psprintf("%s...", pnstrdup(value, pg_mbcliplen(value, len, SHOWN_BYTES)));
+}
+
 /* ----------------------------------------------------------------
  * Language tags (BCP 47: language[-extlang][-Script][-REGION][-variant]*)
  * ----------------------------------------------------------------
@@ -144,6 +157,8 @@ bad_language_tag(const char *tag, const char *argname, const char *detail_fmt,
  * title case, region upper case, variants lower case, deprecated codes
  * replaced, and three-letter codes folded to ISO 639-1 where one exists.
  * One language thus always gives one string, and so one cache row.
+ * Variants are checked for their form only: iso-codes has no registry of
+ * them.
  *
  * argname, when not NULL, names the argument or column in the error.
  */
@@ -213,17 +228,19 @@ tb_canonical_language(const char *tag, int len, char *out, const char *argname)
 	strcpy(out, canonical);
 	i = 1;
 
-	/* extlang: "zh-yue" is canonically "yue" (RFC 5646, section 4.5) */
+	/*
+	 * Extended language subtags ("zh-yue") would need IANA's prefix table,
+	 * which iso-codes lacks; the language subtag alone ("yue") is the
+	 * canonical form anyway (RFC 5646, section 4.5).
+	 */
 	if (i < nsubtags && strlen(subtags[i]) == 3 && all_chars(subtags[i], isalpha))
-	{
-		canonical = lookup_language(subtags[i]);
-		if (canonical == NULL)
-			bad_language_tag(shown, argname,
-							 "Extended language subtag \"%s\" is not an ISO 639 language code.",
-							 subtags[i]);
-		strcpy(out, canonical);
-		i++;
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 argname ? errmsg("invalid language tag \"%s\" in %s", shown, argname)
+				 : errmsg("invalid language tag \"%s\"", shown),
+				 errdetail("Extended language subtag \"%s\" is not supported.", subtags[i]),
+				 lookup_language(subtags[i])
+				 ? errhint("Use the language subtag alone: \"%s\".", lookup_language(subtags[i])) : 0));
 
 	/* script */
 	if (i < nsubtags && strlen(subtags[i]) == 4 && all_chars(subtags[i], isalpha))
@@ -393,7 +410,8 @@ check_username(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("invalid username"),
-				 errdetail("A username is 3 to 64 characters long; this one has %d.", len),
+				 errdetail("A username is 3 to 64 characters long; this one has %d.",
+						   pg_mbstrlen_with_len(s, len)),
 				 errconstraint_of("users", "username", "users_username_check")));
 	for (int i = 0; i < len; i++)
 	{
@@ -402,7 +420,7 @@ check_username(PG_FUNCTION_ARGS)
 		if (!(isascii(c) && (isalnum(c) || c == '_' || c == '.' || c == '-')))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("invalid username \"%s\"", text_to_cstring(t)),
+					 errmsg("invalid username \"%s\"", tb_shown(text_to_cstring(t))),
 					 errdetail("A username contains only ASCII letters, digits, \"_\", \".\" and \"-\"."),
 					 errconstraint_of("users", "username", "users_username_check")));
 	}
@@ -415,7 +433,7 @@ bad_email(text *t, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("invalid email address \"%s\"", text_to_cstring(t)),
+			 errmsg("invalid email address \"%s\"", tb_shown(text_to_cstring(t))),
 			 errdetail("%s", detail),
 			 errconstraint_of("users", "email", "users_email_check")));
 }
@@ -656,6 +674,38 @@ check_password_hash(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------
+ * Numbers in JSON values: compared as numeric, so that 1e400 is simply
+ * out of range instead of an overflow of double precision
+ * ----------------------------------------------------------------
+ */
+
+static int
+numeric_cmp_str(Numeric n, const char *bound)
+{
+	Datum		b = DirectFunctionCall3(numeric_in, CStringGetDatum(bound),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), b));
+}
+
+bool
+tb_numeric_between(Numeric n, const char *low, const char *high)
+{
+	return !numeric_is_nan(n) && numeric_cmp_str(n, low) >= 0 && numeric_cmp_str(n, high) <= 0;
+}
+
+bool
+tb_numeric_is_id(Numeric n)
+{
+	Datum		whole;
+
+	if (!tb_numeric_between(n, "1", "9223372036854775807"))
+		return false;
+	whole = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
+	return DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n), whole));
+}
+
+/* ----------------------------------------------------------------
  * user_profiles.accessibility_options
  * ----------------------------------------------------------------
  */
@@ -664,18 +714,18 @@ typedef struct AccessibilityOption
 {
 	const char *key;
 	bool		is_boolean;
-	double		min;
-	double		max;
+	const char *min;
+	const char *max;
 } AccessibilityOption;
 
 static const AccessibilityOption accessibility_options[] = {
-	{"captions", true, 0, 0},
-	{"dyslexia_font", true, 0, 0},
-	{"high_contrast", true, 0, 0},
-	{"line_height", false, 1.0, 3.0},
-	{"reduce_motion", true, 0, 0},
-	{"screen_reader", true, 0, 0},
-	{"text_to_speech_rate", false, 0.5, 2.0},
+	{"captions", true, NULL, NULL},
+	{"dyslexia_font", true, NULL, NULL},
+	{"high_contrast", true, NULL, NULL},
+	{"line_height", false, "1.0", "3.0"},
+	{"reduce_motion", true, NULL, NULL},
+	{"screen_reader", true, NULL, NULL},
+	{"text_to_speech_rate", false, "0.5", "2.0"},
 };
 
 PG_FUNCTION_INFO_V1(check_accessibility_options);
@@ -713,7 +763,7 @@ check_accessibility_options(PG_FUNCTION_ARGS)
 			if (opt == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
-						 errmsg("unknown accessibility option \"%s\"", key),
+						 errmsg("unknown accessibility option \"%s\"", tb_shown(key)),
 						 errhint("Known options are captions, dyslexia_font, high_contrast, reduce_motion, screen_reader (booleans), line_height (1.0 to 3.0) and text_to_speech_rate (0.5 to 2.0)."),
 						 errconstraint_of("user_profiles", "accessibility_options",
 										  "user_profiles_accessibility_options_check")));
@@ -724,22 +774,16 @@ check_accessibility_options(PG_FUNCTION_ARGS)
 
 			if (opt->is_boolean)
 				ok = v.type == jbvBool;
-			else if (v.type == jbvNumeric)
-			{
-				double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-																	NumericGetDatum(v.val.numeric)));
-
-				ok = d >= opt->min && d <= opt->max;
-			}
 			else
-				ok = false;
+				ok = v.type == jbvNumeric &&
+					tb_numeric_between(v.val.numeric, opt->min, opt->max);
 			if (!ok)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("invalid value for accessibility option \"%s\"", opt->key),
 						 opt->is_boolean
 						 ? errdetail("Option \"%s\" takes true or false.", opt->key)
-						 : errdetail("Option \"%s\" takes a number from %.1f to %.1f.",
+						 : errdetail("Option \"%s\" takes a number from %s to %s.",
 									 opt->key, opt->min, opt->max),
 						 errconstraint_of("user_profiles", "accessibility_options",
 										  "user_profiles_accessibility_options_check")));
