@@ -13,108 +13,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep gettimeofday tv_interval);
+use FindBin;
+use lib $FindBin::RealBin;
+use TextbookTest;
 
 # ----------------------------------------------------------------
-# helpers
+# helpers of this test
 # ----------------------------------------------------------------
-# ----------------------------------------------------------------
-# helpers
-# ----------------------------------------------------------------
-
-# Run $query on $db until it prints $expected; return the seconds waited,
-# or undef (with a diagnostic) once $timeout seconds have passed.
-sub wait_for
-{
-	my ($node, $db, $query, $expected, $timeout) = @_;
-	my $t0 = [gettimeofday];
-	my ($out, $err) = ('', '');
-	while (1)
-	{
-		my $ret = $node->psql($db, $query, stdout => \$out, stderr => \$err);
-		return tv_interval($t0) if defined $ret && $ret == 0 && $out eq $expected;
-		if (tv_interval($t0) > $timeout)
-		{
-			diag("timed out after ${timeout}s waiting for [$query] to return [$expected];"
-				  . " last output [$out], stderr [$err]");
-			return undef;
-		}
-		usleep(50_000);
-	}
-}
-
-# Number of matches of $re in the server log after byte $offset.
-sub log_count
-{
-	my ($node, $re, $offset) = @_;
-	my $log = slurp_file($node->logfile, $offset);
-	my @m = ($log =~ /$re/g);
-	return scalar @m;
-}
-
-# Lines of the server log between byte offsets $from and $to (default: the
-# end) that report an error or a background worker that did not exit cleanly.
-sub log_problems
-{
-	my ($node, $from, $to) = @_;
-	my $log = slurp_file($node->logfile, $from);
-	$log = substr($log, 0, $to - $from) if defined $to;
-	return grep { /(?:ERROR|FATAL|PANIC|WARNING|terminated by signal|exited with exit code)/ }
-	  split /\n/, $log;
-}
-
-sub launcher_pid
-{
-	my ($node) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'textbook purge launcher'");
-}
-
-# users row; password_hash must look like a bcrypt hash
-my $add_user = q{
-INSERT INTO textbook.users (username, email, password_hash)
-VALUES ('alice', 'alice@example.org', '$2b$12$' || repeat('a', 53));
-};
-
-# $n translations for chapters "${prefix}1".."${prefix}$n", through the API
-sub add_translations
-{
-	my ($node, $db, $prefix, $n) = @_;
-	$node->safe_psql($db, qq{
-		SELECT count(*) FROM generate_series(1, $n) g,
-		  LATERAL textbook.upsert_translation(
-		    (SELECT id FROM textbook.users WHERE username = 'alice'),
-		    '$prefix' || g, 'fr', 'orig', 'translated', 0.9)});
-}
-
-sub expire
-{
-	my ($node, $db, $prefix) = @_;
-	$node->safe_psql($db, qq{
-		UPDATE textbook.user_chapter_translations
-		   SET expires_at = now() - interval '1 min'
-		 WHERE chapter_id LIKE '$prefix%'});
-}
-
-sub count_rows
-{
-	my ($node, $db, $prefix) = @_;
-	return $node->safe_psql($db,
-		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE '$prefix%'");
-}
-
-# ----------------------------------------------------------------
-
-# $n rows that expired an hour ago, inserted directly (fast)
-sub bulk_expired
-{
-	my ($node, $db, $prefix, $n) = @_;
-	$node->safe_psql($db, qq{
-		INSERT INTO textbook.user_chapter_translations
-		  (user_id, chapter_id, target_language, original_content, translated_content, expires_at)
-		SELECT (SELECT id FROM textbook.users WHERE username = 'alice'), '$prefix' || g, 'fr', 'o', 't',
-		       now() - interval '1 hour'
-		  FROM generate_series(1, $n) g});
-}
 
 # VmRSS and RssAnon of a process, in kB
 sub rss
@@ -154,21 +59,16 @@ sub cycles
 
 my $duration = 45;    # seconds of cycles measured after the warm-up
 
-my $node = PostgreSQL::Test::Cluster->new('memory');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'textbook'
+my $node = start_textbook_node('memory', conf => q{
 textbook.database = 'postgres, db2, missing, noext'
 textbook.purge_interval = '100ms'
 textbook.purge_batch_size = 10
 log_statement = 'none'
 });
-$node->start;
 for my $db ('postgres', 'db2')
 {
 	$node->safe_psql('postgres', "CREATE DATABASE $db") if $db ne 'postgres';
-	$node->safe_psql($db, 'CREATE EXTENSION textbook');
-	$node->safe_psql($db, $add_user);
+	install_textbook($node, $db);
 	add_translations($node, $db, 'live', 5);
 }
 $node->safe_psql('postgres', 'CREATE DATABASE noext');

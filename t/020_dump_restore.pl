@@ -7,11 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TextbookTest;
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'textbook'");
-$node->start;
+my $node = start_textbook_node('dump');
 
 $node->safe_psql('postgres', 'CREATE DATABASE source');
 $node->safe_psql('source', q{

@@ -9,11 +9,11 @@ use File::Basename;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TextbookTest;
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'textbook'");
-$node->start;
+my $node = start_textbook_node('upgrade');
 
 my $default = $node->safe_psql('postgres',
     q{SELECT default_version FROM pg_available_extensions WHERE name = 'textbook'});

@@ -7,17 +7,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TextbookTest;
 
-my $node = PostgreSQL::Test::Cluster->new('race');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'textbook'
+my $node = start_textbook_node('race', conf => q{
 textbook.database = 'postgres'
 textbook.purge_interval = '1h'
 textbook.purge_batch_size = 100
 log_min_messages = debug1
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION textbook;
