@@ -95,6 +95,56 @@ INSERT INTO hostile VALUES
   ('deep metadata', '[{"chapter_id": "x", "title": "t", "content": "c", "metadata": ' || repeat('{"a":', 40) || '1' || repeat('}', 40) || '}]');
 SELECT label, pg_temp.fails(format('SELECT textbook.import_documents(%L)', input)) FROM hostile;
 SELECT count(*) AS still_works FROM textbook.documents;
+
+-- Whatever PostgreSQL's jsonb input refuses as a syntax error,
+-- import_documents refuses as one too (22P02), and it refuses nothing
+-- PostgreSQL accepts: checked on random mutations of a small document.
+CREATE FUNCTION pg_temp.mutate(base text, edits int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    pieces text[] := ARRAY['[', ']', '{', '}', '"', ':', ',', '\', ' ', E'\t', E'\n', '0', '1', '9',
+                           '-', '+', '.', 'e', 'E', 'N', 'I', 'a', 't', 'f', 'n', 'u', 'x', '''',
+                           '\u', '\u0000', '\ud800', '\udc00', '\ud83d\ude00', '00', '1.', 'NaN',
+                           'true', 'null', '/*', chr(127), 'é', '\/'];
+    s text := base;
+    pos int;
+BEGIN
+    FOR k IN 1..edits LOOP
+        pos := 1 + floor(random() * (length(s) + 1))::int;
+        CASE floor(random() * 3)::int
+            WHEN 0 THEN s := overlay(s PLACING pieces[1 + floor(random() * array_length(pieces, 1))::int] FROM pos FOR 0);
+            WHEN 1 THEN s := overlay(s PLACING '' FROM pos FOR 1);
+            ELSE s := overlay(s PLACING pieces[1 + floor(random() * array_length(pieces, 1))::int] FROM pos FOR 1);
+        END CASE;
+    END LOOP;
+    RETURN s;
+END $$;
+CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+SELECT setseed(0.7);
+BEGIN;
+CREATE TEMP TABLE fuzz AS
+SELECT input,
+       pg_temp.sqlstate_of(format('SELECT %L::jsonb', input)) AS postgres,
+       pg_temp.sqlstate_of(format('SELECT textbook.import_documents(%L)', input)) AS ours
+FROM (SELECT pg_temp.mutate(
+        '[{"chapter_id": "c1", "title": "T\u00e9", "content": "a\"b\\c", "metadata": {"n": [1, -2.5e3, true, null]}}]',
+        1 + (i % 3)) AS input
+      FROM generate_series(1, 3000) i) m;
+SELECT count(*) AS inputs,
+       count(*) FILTER (WHERE postgres IN ('22P02', '22P05')) > 1000 AS many_invalid,
+       count(*) FILTER (WHERE postgres = 'ok') > 300 AS many_valid,
+       count(*) FILTER (WHERE postgres IN ('22P02', '22P05') AND ours <> '22P02') AS postgres_refused_we_took,
+       count(*) FILTER (WHERE postgres = 'ok' AND ours = '22P02') AS we_refused_valid_json
+FROM fuzz;
+SELECT input, postgres, ours FROM fuzz
+WHERE (postgres IN ('22P02', '22P05') AND ours <> '22P02') OR (postgres = 'ok' AND ours = '22P02')
+LIMIT 5;
+ROLLBACK;
 SELECT pg_temp.fails($$SELECT textbook.import_documents(NULL)$$);
 -- over the size limit: refused before any parsing
 SELECT pg_temp.fails($$SELECT textbook.import_documents(repeat(' ', 64 * 1024 * 1024) || '[]')$$);
