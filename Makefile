@@ -21,7 +21,7 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 
 REGRESS = schema validate translation progress json_io
 REGRESS_OPTS = --temp-config=$(srcdir)/test/textbook.conf --temp-instance=tmp_check_regress
-ISOLATION = translation_upsert translation_purge translation_read progress_concurrent import_concurrent
+ISOLATION = translation_upsert translation_purge translation_read progress_concurrent progress_book_cache import_concurrent
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/textbook.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 

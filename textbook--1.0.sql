@@ -52,6 +52,13 @@ CREATE FUNCTION textbook.tg_canonicalize_language() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tg_canonicalize_language'
     LANGUAGE C;
 
+-- Tells every backend that documents changed, so that the per-backend
+-- copy of the book's chapter list used by the progress aggregates is
+-- refreshed.
+CREATE FUNCTION textbook.tg_documents_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'tg_documents_changed'
+    LANGUAGE C;
+
 -- ----------------------------------------------------------------
 -- Tables.  Every user table references users ON DELETE CASCADE, so
 -- deleting a user deletes everything stored about that user.
@@ -195,6 +202,10 @@ CREATE TRIGGER user_reading_progress_set_updated_at BEFORE UPDATE ON textbook.us
     FOR EACH ROW EXECUTE FUNCTION textbook.tg_set_updated_at('updated_at');
 CREATE TRIGGER user_bookmarks_set_updated_at BEFORE UPDATE ON textbook.user_bookmarks
     FOR EACH ROW EXECUTE FUNCTION textbook.tg_set_updated_at('updated_at');
+
+CREATE TRIGGER documents_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON textbook.documents
+    FOR EACH STATEMENT EXECUTE FUNCTION textbook.tg_documents_changed();
 
 -- language tags are stored in canonical form: 'pt-br' becomes 'pt-BR'
 CREATE TRIGGER user_chapter_translations_canonicalize_language

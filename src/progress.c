@@ -6,16 +6,22 @@
  *
  * The aggregates first reduce the progress rows (one user's through the
  * (user_id, chapter_id) key, or every row grouped by chapter) and only then
- * match them against the book's chapters, which are few; a hand-written
- * query typically joins every progress row to the chapter list first.
+ * match them against the book's chapters, which are few and kept per
+ * backend until documents change; a hand-written query reads documents
+ * every time and typically joins every progress row to it first.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "textbook.h"
@@ -98,30 +104,80 @@ cmp_book_chapter(const void *a, const void *b)
 
 /*
  * The book's chapters, sorted bytewise for lookups, each with its position
- * in reading order; copied out of SPI memory.
+ * in reading order.  Both aggregates need them on every call, and they
+ * change only when documents change, so each backend keeps them: a
+ * statement trigger on documents sends a relcache invalidation, and our
+ * callback drops the copy.  Under REPEATABLE READ and SERIALIZABLE the
+ * chapters are read with the transaction's snapshot instead.
  */
+typedef struct BookCache
+{
+	bool		valid;
+	Oid			documents_relid;
+	int			nchapters;
+	BookChapter *chapters;
+	MemoryContext context;
+} BookCache;
+
+static BookCache book_cache;
+
+static void
+invalidate_book_cache(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == book_cache.documents_relid)
+		book_cache.valid = false;
+}
+
+/* The caller has connected to SPI. */
 static int
 book_chapters(BookChapter **chapters)
 {
-	int			n;
+	Oid			relid;
+	MemoryContext old;
+	bool		snapshot_bound = IsolationUsesXactSnapshot();
+
+	/* see a concurrent import's invalidation even mid-transaction */
+	AcceptInvalidationMessages();
+	relid = get_relname_relid("documents", get_namespace_oid("textbook", false));
+	if (book_cache.valid && book_cache.documents_relid == relid && !snapshot_bound)
+	{
+		*chapters = book_cache.chapters;
+		return book_cache.nchapters;
+	}
+
+	if (book_cache.context == NULL)
+	{
+		book_cache.context = AllocSetContextCreate(TopMemoryContext, "textbook book chapters",
+												   ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(invalidate_book_cache, (Datum) 0);
+	}
+	book_cache.valid = false;
+	MemoryContextReset(book_cache.context);
 
 	if (book_chapters_plan == NULL)
 		book_chapters_plan = tb_prepare(book_chapters_sql, 0, NULL);
 	if (SPI_execute_plan(book_chapters_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the chapters of textbook.documents failed");
-	n = SPI_processed;
-	*chapters = SPI_palloc(sizeof(BookChapter) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+
+	old = MemoryContextSwitchTo(book_cache.context);
+	book_cache.nchapters = SPI_processed;
+	book_cache.chapters = palloc(sizeof(BookChapter) * Max(book_cache.nchapters, 1));
+	for (int i = 0; i < book_cache.nchapters; i++)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
-		(*chapters)[i].chapter_id = (text *) SPI_datumTransfer(d, false, -1);
-		(*chapters)[i].position = i;
+		book_cache.chapters[i].chapter_id = (text *) datumCopy(d, false, -1);
+		book_cache.chapters[i].position = i;
 	}
+	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
-	qsort(*chapters, n, sizeof(BookChapter), cmp_book_chapter);
-	return n;
+	qsort(book_cache.chapters, book_cache.nchapters, sizeof(BookChapter), cmp_book_chapter);
+	book_cache.documents_relid = relid;
+	book_cache.valid = !snapshot_bound;
+
+	*chapters = book_cache.chapters;
+	return book_cache.nchapters;
 }
 
 /* position of the chapter in reading order, or -1 when not in the book */

@@ -1,10 +1,11 @@
 /*
  * triggers.c
- *		Row triggers of the textbook tables: keeping updated_at current and
- *		storing language tags in canonical form.
+ *		Triggers of the textbook tables: keeping updated_at current, storing
+ *		language tags in canonical form, and telling every backend when the
+ *		book's documents change.
  *
- * Both are BEFORE ROW triggers taking the column name as their argument, so
- * one C function serves every table.
+ * The row triggers take the column name as their argument, so one C
+ * function serves every table.
  */
 #include "postgres.h"
 
@@ -14,6 +15,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 
 #include "textbook.h"
@@ -112,4 +114,24 @@ tg_canonicalize_language(PG_FUNCTION_ARGS)
 	return PointerGetDatum(heap_modify_tuple_by_cols(row,
 													 trigdata->tg_relation->rd_att,
 													 1, &attnum, &value, &isnull));
+}
+
+PG_FUNCTION_INFO_V1(tg_documents_changed);
+/*
+ * AFTER ... FOR EACH STATEMENT on documents: a relcache invalidation of the
+ * table, sent to every backend at commit, makes progress.c drop its copy
+ * of the book's chapters.
+ */
+Datum
+tg_documents_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tg_documents_changed must be called as an AFTER statement trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }
