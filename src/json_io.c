@@ -1015,7 +1015,7 @@ conversation_history(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	if (history_plan == NULL)
-		history_plan = tb_prepare("SELECT * FROM textbook.conversations"
+		history_plan = tb_prepare("SELECT c FROM textbook.conversations c"
 								  " WHERE user_id OPERATOR(pg_catalog.=) $1"
 								  "   AND id OPERATOR(pg_catalog.<) $3"
 								  " ORDER BY id DESC LIMIT $2",
@@ -1024,8 +1024,7 @@ conversation_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "conversation_history: query failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 		tuplestore_puttuple(rsinfo->setResult,
-							tb_row_as(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  rsinfo->setDesc));
+							tb_row_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
 	if (SPI_processed == 0)
 		tb_require_user(values[0]);
 	SPI_finish();

@@ -47,7 +47,7 @@ static const char record_sql[] =
 "  study_time_minutes = p.study_time_minutes OPERATOR(pg_catalog.+) excluded.study_time_minutes,"
 "  last_read_at = excluded.last_read_at,"
 "  updated_at = excluded.updated_at"
-" RETURNING p.*";
+" RETURNING p";
 
 /* the book's chapters, in reading order: by their first document */
 static const char book_chapters_sql[] =
@@ -254,7 +254,7 @@ record_progress(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(record_plan, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "record_progress: upsert failed");
-	result = tb_return_row(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	result = tb_row_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

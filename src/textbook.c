@@ -8,7 +8,6 @@
 
 #include <limits.h>
 
-#include "access/tupconvert.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -57,28 +56,35 @@ tb_prepare_ext(const char *sql, int nargs, Oid *argtypes, int cursor_options)
 }
 
 /*
- * A row of one of our tables as SPI returned it, in the layout of the
- * function's declared row type.  After ALTER TABLE ... DROP COLUMN the row
- * type keeps the dropped column's slot, which SELECT * and RETURNING *
- * leave out, so the two layouts can differ; columns are matched by name.
+ * The whole-row value in column 1 of an SPI result row ("RETURNING t",
+ * "SELECT t FROM ..."), copied out of SPI memory.  A whole-row value has
+ * the table's row type exactly, dropped columns included, so it is what a
+ * function declared to return that type must return; "RETURNING *" would
+ * leave dropped columns out.
  */
-HeapTuple
-tb_row_as(HeapTuple row, TupleDesc from, TupleDesc to)
+Datum
+tb_row_datum(HeapTuple row, TupleDesc desc)
 {
-	TupleConversionMap *map = convert_tuples_by_name(from, to);
+	bool		isnull;
+	Datum		value = SPI_getbinval(row, desc, 1, &isnull);
 
-	return map ? execute_attr_map_tuple(row, map) : row;
+	if (isnull)
+		elog(ERROR, "whole-row value is null");
+	return SPI_datumTransfer(value, false, -1);
 }
 
-/* the composite result of a function returning one row of a table */
-Datum
-tb_return_row(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc from)
+/* the same as a tuple, for a tuplestore */
+HeapTuple
+tb_row_tuple(HeapTuple row, TupleDesc desc)
 {
-	TupleDesc	to;
+	HeapTupleHeader header = DatumGetHeapTupleHeader(tb_row_datum(row, desc));
+	HeapTuple	tuple = palloc0(sizeof(HeapTupleData));
 
-	if (get_call_result_type(fcinfo, NULL, &to) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	return PointerGetDatum(SPI_returntuple(tb_row_as(row, from, to), to));
+	tuple->t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = header;
+	return tuple;
 }
 
 /*

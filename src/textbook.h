@@ -55,8 +55,8 @@ struct _SPI_plan;
 extern struct _SPI_plan *tb_prepare(const char *sql, int nargs, Oid *argtypes);
 extern struct _SPI_plan *tb_prepare_ext(const char *sql, int nargs, Oid *argtypes,
 										int cursor_options);
-extern HeapTuple tb_row_as(HeapTuple row, TupleDesc from, TupleDesc to);
-extern Datum tb_return_row(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc from);
+extern Datum tb_row_datum(HeapTuple row, TupleDesc desc);
+extern HeapTuple tb_row_tuple(HeapTuple row, TupleDesc desc);
 extern void tb_require_user(Datum user_id);
 extern int	tb_text_cmp(const text *x, const text *y);
 

@@ -47,10 +47,10 @@ static const char upsert_sql[] =
 "  confidence_score = excluded.confidence_score,"
 "  updated_at = excluded.updated_at,"
 "  expires_at = excluded.expires_at"
-" RETURNING t.*";
+" RETURNING t";
 
 static const char get_sql[] =
-"SELECT * FROM " TRANSLATIONS
+"SELECT t FROM " TRANSLATIONS " t"
 " WHERE user_id OPERATOR(pg_catalog.=) $1"
 "   AND chapter_id OPERATOR(pg_catalog.=) $2"
 "   AND target_language OPERATOR(pg_catalog.=) $3"
@@ -189,7 +189,7 @@ upsert_translation(PG_FUNCTION_ARGS)
 	ret = SPI_execute_plan(upsert_plan, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "upsert_translation: unexpected SPI result %d", ret);
-	result = tb_return_row(fcinfo, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	result = tb_row_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -229,8 +229,7 @@ get_translation(PG_FUNCTION_ARGS)
 		elog(ERROR, "get_translation: unexpected SPI result %d", ret);
 	if (SPI_processed == 1)
 		tuplestore_puttuple(rsinfo->setResult,
-							tb_row_as(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									  rsinfo->setDesc));
+							tb_row_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
 	SPI_finish();
 	return (Datum) 0;
 }
