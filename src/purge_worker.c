@@ -766,11 +766,13 @@ tb_purge_worker_main(Datum main_arg)
 				 my_slot->retry_after = 0);
 
 	/*
-	 * Our statements name every object with its schema.  Commits need not
-	 * wait for the WAL flush: a purge lost in a crash is simply redone.
+	 * Our statements name every object with its schema.  Commits wait for
+	 * their WAL flush, although a purge lost in a crash would simply be
+	 * redone: with asynchronous commits the purge's WAL (mostly full-page
+	 * images) piles up unflushed, and the application's next commits have
+	 * to flush it for us (bench/README.md, purge latency).
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
-	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("textbook purge worker");
 
