@@ -11,9 +11,11 @@
  * commit after each, records what it did and exits.
  *
  * A worker stops after WORKER_RUN_MS; when rows are left, the launcher
- * comes back after BACKLOG_PAUSE_MS rather than a whole interval.  No
- * connection lives longer than that, so DROP DATABASE (which waits 5 s for
- * other sessions to leave) always gets through.  A missing database, role,
+ * comes back after BACKLOG_PAUSE_MS rather than a whole interval, and the
+ * next worker resumes a sweep where the last one stopped.  No connection
+ * lives longer than that (plus one lock wait), so DROP DATABASE, which
+ * waits 5 s for other sessions to leave and checks every 100 ms, always
+ * gets through.  A missing database, role,
  * privilege or extension is a state the launcher logs once, not a crash
  * loop, and a worker that cannot connect is retried less and less often.
  *
@@ -62,8 +64,8 @@
 /* seconds the postmaster waits before restarting a launcher that died */
 #define LAUNCHER_RESTART_SECONDS 5
 /* longest run of one worker, and the pause before the next when rows are left */
-#define WORKER_RUN_MS 2000
-#define BACKLOG_PAUSE_MS 500
+#define WORKER_RUN_MS 3000
+#define BACKLOG_PAUSE_MS 250
 /* a batch waits this long for a row lock before skipping locked rows */
 #define WORKER_LOCK_TIMEOUT "1s"
 /* longest wait before retrying a database a worker could not connect to */
@@ -105,6 +107,7 @@ typedef struct PurgeSlot
 	PurgeState	logged_state;	/* the state the log last announced */
 	bool		reported;		/* the worker of this run got connected */
 	bool		backlog;		/* the last run stopped with rows left */
+	BlockNumber sweep_resume;	/* and, if it was sweeping, at this block */
 	int			failures;		/* connection failures in a row */
 	TimestampTz retry_after;	/* no new worker before this */
 	pid_t		worker_pid;		/* while a worker purges this database */
@@ -711,6 +714,7 @@ purge_database(void)
 														ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(batch_context);
 
+	WITH_MY_SLOT(sweep.resume_from = my_slot->sweep_resume);
 	while (more)
 	{
 		uint64		deleted;
@@ -740,6 +744,8 @@ purge_database(void)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(batch_context);
+	/* a sweep cut short by the time limit goes on where it stopped */
+	WITH_MY_SLOT(my_slot->sweep_resume = (more && sweep.active) ? sweep.next_block : 0);
 	return more;
 }
 

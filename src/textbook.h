@@ -64,7 +64,8 @@ extern int	tb_text_cmp(const text *x, const text *y);
 typedef struct TbPurgeSweep
 {
 	bool		active;			/* sweeping block ranges now */
-	bool		done;			/* a sweep was considered in this cycle */
+	bool		done;			/* a sweep was considered in this run */
+	BlockNumber resume_from;	/* where the previous run's sweep stopped */
 	bool		skip_locked;	/* redo the next range skipping locked rows */
 	BlockNumber next_block;
 	BlockNumber end_block;

@@ -265,34 +265,54 @@ purge_expired(int64 limit)
 }
 
 /*
- * Is the backlog large enough to sweep the table?  Picking expired rows
- * through the index costs a random heap access each; when more than a few
- * percent of the table has expired, reading every block in order is
- * cheaper.  The count stops at the threshold, so it stays cheap too.
+ * Set a sweep over the table's blocks from "from" on, about batch_size rows
+ * examined, so about as many deleted, per range.  Returns the number of
+ * rows per page the table holds on average, or 0 when it does not exist.
  */
-static bool
-start_sweep(int batch_size, TbPurgeSweep *sweep)
+static double
+plan_sweep(int batch_size, TbPurgeSweep *sweep, BlockNumber from)
 {
 	Oid			relid = get_relname_relid("user_chapter_translations",
 										  get_namespace_oid("textbook", false));
 	Relation	rel;
 	double		tuples_per_page;
-	int64		threshold;
-	BlockNumber nblocks;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
-	Datum		values[2];
-	bool		isnull;
 
 	if (!OidIsValid(relid))
-		return false;
+		return 0;
 	rel = table_open(relid, AccessShareLock);
-	nblocks = RelationGetNumberOfBlocks(rel);
+	sweep->end_block = RelationGetNumberOfBlocks(rel);
 	tuples_per_page = (rel->rd_rel->relpages > 0 && rel->rd_rel->reltuples > 0)
 		? rel->rd_rel->reltuples / rel->rd_rel->relpages : 50;
 	table_close(rel, AccessShareLock);
 
+	sweep->next_block = from;
+	sweep->blocks_per_batch = Max(1, (BlockNumber) (batch_size / Max(tuples_per_page, 1.0)));
+	sweep->active = from < sweep->end_block;
+	if (from > 0)
+		elog(DEBUG1, "textbook purge: resuming the sweep at block %u of %u", from, sweep->end_block);
+	return tuples_per_page;
+}
+
+/*
+ * Is the backlog large enough to sweep the table?  Picking expired rows
+ * through the index costs a random heap access each; when more than a few
+ * percent of the table has expired, reading every block in order is
+ * cheaper.  The count stops at the threshold, so it stays cheap too.
+ */
+static void
+start_sweep(int batch_size, TbPurgeSweep *sweep)
+{
+	double		tuples_per_page = plan_sweep(batch_size, sweep, 0);
+	int64		threshold;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (tuples_per_page == 0)
+		return;
+	sweep->active = false;
 	threshold = Max((int64) batch_size * 2,
-					(int64) (tuples_per_page * nblocks * SWEEP_MIN_EXPIRED_FRACTION));
+					(int64) (tuples_per_page * sweep->end_block * SWEEP_MIN_EXPIRED_FRACTION));
 	if (count_expired_plan == NULL)
 		count_expired_plan = tb_prepare(count_expired_sql, 2, argtypes);
 	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
@@ -300,16 +320,11 @@ start_sweep(int batch_size, TbPurgeSweep *sweep)
 	if (SPI_execute_plan(count_expired_plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "counting expired translations failed");
 	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) < threshold)
-		return false;
+		return;
 
-	/* about batch_size rows examined, so about as many deleted, per range */
-	sweep->active = true;
-	sweep->next_block = 0;
-	sweep->end_block = nblocks;
-	sweep->blocks_per_batch = Max(1, (BlockNumber) (batch_size / Max(tuples_per_page, 1.0)));
+	sweep->active = sweep->end_block > 0;
 	elog(DEBUG1, "textbook purge: at least %lld expired rows, sweeping %u blocks, %u per transaction",
-		 (long long) threshold, nblocks, sweep->blocks_per_batch);
-	return true;
+		 (long long) threshold, sweep->end_block, sweep->blocks_per_batch);
 }
 
 static uint64
@@ -356,10 +371,11 @@ purge_range(TbPurgeSweep *sweep)
 
 /*
  * One batch for the worker, in the caller's transaction.  The first batch
- * of a cycle checks the size of the backlog: a good part of the table is
- * swept by block ranges, batch after batch; otherwise, and after a sweep
- * for what expired meanwhile, the oldest rows are picked through the
- * expires_at index.  *more says whether another batch is worth running.
+ * of a run checks the size of the backlog (or resumes the sweep a previous
+ * run left at sweep->resume_from): a good part of the table is swept by
+ * block ranges, batch after batch; otherwise, and after a sweep for what
+ * expired meanwhile, the oldest rows are picked through the expires_at
+ * index.  *more says whether another batch is worth running.
  */
 uint64
 tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more)
@@ -369,8 +385,11 @@ tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more)
 	SPI_connect();
 	if (!sweep->done)
 	{
-		sweep->done = true;		/* one sweep per cycle at most */
-		start_sweep(batch_size, sweep);
+		sweep->done = true;		/* one sweep per run at most */
+		if (sweep->resume_from > 0)
+			plan_sweep(batch_size, sweep, sweep->resume_from);
+		else
+			start_sweep(batch_size, sweep);
 	}
 	if (sweep->active)
 	{

@@ -74,5 +74,37 @@ is( $node->safe_psql('postgres',
 		q{SELECT rows_total FROM textbook.purge_status WHERE database = 'postgres'}),
 	'1999', 'the status counts every purged row');
 
+# A sweep longer than one worker run (3 s): the next run resumes it where
+# the last one stopped instead of starting again from the first block.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.slow_delete() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_sleep(0.001); RETURN OLD; END $$;
+CREATE TRIGGER slow_delete BEFORE DELETE ON textbook.user_chapter_translations
+  FOR EACH ROW EXECUTE FUNCTION public.slow_delete();
+ALTER SYSTEM SET textbook.purge_interval = '1h';
+SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres',
+	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO textbook.user_chapter_translations
+    (user_id, chapter_id, target_language, original_content, translated_content, expires_at)
+SELECT 1, 'r' || i, 'fr', 'o', 't',
+       CASE WHEN i % 2 = 0 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
+FROM generate_series(1, 8000) i;
+ALTER SYSTEM SET textbook.purge_interval = '100ms';
+SELECT pg_reload_conf();
+});
+ok( $node->poll_query_until(
+		'postgres', q{
+SELECT count(*) = 0 FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'r%' AND expires_at <= now()}),
+	'a backlog longer than one run is purged');
+ok($node->log_contains(qr/textbook purge: resuming the sweep at block [1-9]\d* of \d+/, $offset),
+	'the next run resumed the sweep where the previous one stopped');
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'r%'}),
+	'4000', 'live rows of that backlog are untouched');
+
 $node->stop;
 done_testing();
