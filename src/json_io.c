@@ -21,7 +21,6 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
-#include <math.h>
 
 /*
  * PostgreSQL declares a SQL function json_object() (fmgrprotos.h) and
@@ -960,15 +959,7 @@ log_conversation(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(4))
 		nulls[4] = 'n';
 	else
-	{
-		float8		score = PG_GETARG_FLOAT8(4);
-
-		if (isnan(score) || score < 0.0 || score > 1.0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("p_confidence_score must be between 0 and 1")));
-		values[4] = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
-	}
+		values[4] = tb_confidence_arg(PG_GETARG_FLOAT8(4));
 
 	SPI_connect();
 	if (log_conversation_plan == NULL)

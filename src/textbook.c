@@ -7,12 +7,15 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
@@ -106,6 +109,21 @@ tb_require_user(Datum user_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("user %lld does not exist", (long long) DatumGetInt64(user_id))));
+}
+
+/*
+ * A confidence_score argument (NULL is allowed by the caller) as the
+ * numeric the tables store, or the argument's error.
+ */
+Datum
+tb_confidence_arg(float8 score)
+{
+	if (isnan(score) || score < 0.0 || score > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_confidence_score must be between 0 and 1"),
+				 errdetail("The value given is %s.", float8out_internal(score))));
+	return DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
 }
 
 /* bytewise order of two texts, as COLLATE "C" sorts them */

@@ -58,6 +58,7 @@ extern struct _SPI_plan *tb_prepare_ext(const char *sql, int nargs, Oid *argtype
 extern Datum tb_row_datum(HeapTuple row, TupleDesc desc);
 extern HeapTuple tb_row_tuple(HeapTuple row, TupleDesc desc);
 extern void tb_require_user(Datum user_id);
+extern Datum tb_confidence_arg(float8 score);
 extern int	tb_text_cmp(const text *x, const text *y);
 
 /* translation.c */

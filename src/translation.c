@@ -18,7 +18,6 @@
 #include "funcapi.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -171,16 +170,7 @@ upsert_translation(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(5))
 		nulls[5] = 'n';
 	else
-	{
-		float8		score = PG_GETARG_FLOAT8(5);
-
-		if (isnan(score) || score < 0.0 || score > 1.0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("p_confidence_score must be between 0 and 1"),
-					 errdetail("The value given is %s.", float8out_internal(score))));
-		values[5] = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
-	}
+		values[5] = tb_confidence_arg(PG_GETARG_FLOAT8(5));
 	values[6] = TimestampTzGetDatum(tb_translation_expiry(GetCurrentTransactionStartTimestamp()));
 
 	SPI_connect();
