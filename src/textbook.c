@@ -206,7 +206,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("textbook.purge_batch_size",
 							"Number of expired translations the purge worker deletes per transaction.",
-							"When it sweeps a large backlog by block ranges, each transaction examines about this many rows.",
+							"When it sweeps a large backlog by block ranges, each range is sized to hold about this many expired rows.",
 							&tb_purge_batch_size,
 							5000, 1, 1000000,
 							PGC_SIGHUP, 0,

@@ -70,7 +70,9 @@ typedef struct TbPurgeSweep
 	bool		skip_locked;	/* redo the next range skipping locked rows */
 	BlockNumber next_block;
 	BlockNumber end_block;
-	BlockNumber blocks_per_batch;
+	BlockNumber blocks_per_batch;	/* adapted to the share of expired rows */
+	BlockNumber min_blocks_per_batch;	/* as if every row had expired */
+	int			batch_size;
 } TbPurgeSweep;
 
 extern TimestampTz tb_translation_expiry(TimestampTz from);

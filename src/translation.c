@@ -12,6 +12,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -100,6 +101,15 @@ static const char count_expired_sql[] =
 
 /* a backlog of at least this share of the table is swept, not picked */
 #define SWEEP_MIN_EXPIRED_FRACTION 0.05
+
+/*
+ * A sweep's ranges grow so that each transaction deletes about batch_size
+ * rows, up to this many times the blocks that hold batch_size rows.
+ */
+#define SWEEP_MAX_STRETCH 8
+
+/* blocks between two flushes of a sweep's WAL, see purge_range */
+#define SWEEP_FLUSH_BLOCKS 32
 
 TimestampTz
 tb_translation_expiry(TimestampTz from)
@@ -276,7 +286,9 @@ plan_sweep(int batch_size, TbPurgeSweep *sweep, BlockNumber from)
 	table_close(rel, AccessShareLock);
 
 	sweep->next_block = from;
-	sweep->blocks_per_batch = Max(1, (BlockNumber) (batch_size / Max(tuples_per_page, 1.0)));
+	sweep->batch_size = batch_size;
+	sweep->min_blocks_per_batch = Max(1, (BlockNumber) (batch_size / Max(tuples_per_page, 1.0)));
+	sweep->blocks_per_batch = sweep->min_blocks_per_batch;
 	sweep->active = from < sweep->end_block;
 	if (from > 0)
 		elog(DEBUG1, "textbook purge: resuming the sweep at block %u of %u", from, sweep->end_block);
@@ -313,8 +325,29 @@ start_sweep(int batch_size, TbPurgeSweep *sweep)
 		return;
 
 	sweep->active = sweep->end_block > 0;
-	elog(DEBUG1, "textbook purge: at least %lld expired rows, sweeping %u blocks, %u per transaction",
+	elog(DEBUG1, "textbook purge: at least %lld expired rows, sweeping %u blocks, %u in the first transaction",
 		 (long long) threshold, sweep->end_block, sweep->blocks_per_batch);
+}
+
+/*
+ * The next range's size: the blocks that held batch_size expired rows in
+ * the range just swept, growing at most twofold from one range to the next.
+ * Ranges sized for every row to have expired would, at 5 % expired, commit
+ * every 250 rows: twenty times the commits, each waiting for its WAL flush.
+ * The share of expired rows changes along the table (rows written together
+ * expire together), so the last range says more than the whole sweep.
+ */
+static BlockNumber
+next_range_size(const TbPurgeSweep *sweep, BlockNumber swept, uint64 deleted)
+{
+	double		grown = Min((double) sweep->min_blocks_per_batch * SWEEP_MAX_STRETCH,
+							2.0 * swept);
+	double		wanted;
+
+	if (deleted == 0)
+		return (BlockNumber) grown;
+	wanted = (double) sweep->batch_size * swept / deleted;
+	return (BlockNumber) Max(sweep->min_blocks_per_batch, Min(wanted, grown));
 }
 
 static uint64
@@ -325,13 +358,11 @@ purge_range(TbPurgeSweep *sweep)
 	ItemPointerData from;
 	ItemPointerData to;
 	int			ret;
+	SPIPlanPtr	plan;
 	BlockNumber stop = Min(sweep->end_block, sweep->next_block + sweep->blocks_per_batch);
+	BlockNumber piece;
+	uint64		deleted = 0;
 
-	ItemPointerSet(&from, sweep->next_block, 0);
-	ItemPointerSet(&to, stop, 0);
-	values[0] = PointerGetDatum(&from);
-	values[1] = PointerGetDatum(&to);
-	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	/*
 	 * Custom plans: a generic plan, costed without the block numbers, can
 	 * pick the expires_at index and read the whole backlog for every range.
@@ -341,31 +372,53 @@ purge_range(TbPurgeSweep *sweep)
 		if (purge_range_skip_locked_plan == NULL)
 			purge_range_skip_locked_plan = tb_prepare_ext(purge_range_skip_locked_sql, 3, argtypes,
 														  CURSOR_OPT_CUSTOM_PLAN);
-		ret = SPI_execute_plan(purge_range_skip_locked_plan, values, NULL, false, 0);
-		sweep->skip_locked = false;
+		plan = purge_range_skip_locked_plan;
 	}
 	else
 	{
 		if (purge_range_plan == NULL)
 			purge_range_plan = tb_prepare_ext(purge_range_sql, 3, argtypes,
 											  CURSOR_OPT_CUSTOM_PLAN);
-		ret = SPI_execute_plan(purge_range_plan, values, NULL, false, 0);
+		plan = purge_range_plan;
 	}
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "purge of expired translations: unexpected SPI result %d", ret);
+	values[0] = PointerGetDatum(&from);
+	values[1] = PointerGetDatum(&to);
+	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+
+	/*
+	 * The range goes piece by piece, and each piece's WAL is flushed before
+	 * the next one: an application's commit must write and flush all the WAL
+	 * inserted before its commit record, so it then waits for one piece of
+	 * ours at most, not for a whole batch (bench/README.md, purge latency).
+	 */
+	for (piece = sweep->next_block; piece < stop; piece += SWEEP_FLUSH_BLOCKS)
+	{
+		ItemPointerSet(&from, piece, 0);
+		ItemPointerSet(&to, Min(stop, piece + SWEEP_FLUSH_BLOCKS), 0);
+		ret = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "purge of expired translations: unexpected SPI result %d", ret);
+		deleted += SPI_processed;
+		XLogFlush(XactLastRecEnd);
+	}
+	sweep->skip_locked = false;
+	sweep->blocks_per_batch = next_range_size(sweep, stop - sweep->next_block, deleted);
 	sweep->next_block = stop;
 	if (sweep->next_block >= sweep->end_block)
 		sweep->active = false;
-	return SPI_processed;
+	return deleted;
 }
 
 /*
  * One batch for the worker, in the caller's transaction.  The first batch
  * of a run checks the size of the backlog (or resumes the sweep a previous
  * run left at sweep->resume_from): a good part of the table is swept by
- * block ranges, batch after batch; otherwise, and after a sweep for what
- * expired meanwhile, the oldest rows are picked through the expires_at
- * index.  *more says whether another batch is worth running.
+ * block ranges, batch after batch; otherwise the oldest rows are picked
+ * through the expires_at index.  A run that finished a sweep stops there:
+ * until vacuum has been, the index still points at every row the sweep
+ * deleted, and looking through it for the few rows that expired meanwhile
+ * would visit them all again; the next cycle picks those up.  *more says
+ * whether another batch is worth running.
  */
 uint64
 tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more)
@@ -384,7 +437,7 @@ tb_purge_batch(int batch_size, TbPurgeSweep *sweep, bool *more)
 	if (sweep->active)
 	{
 		deleted = purge_range(sweep);
-		*more = true;
+		*more = sweep->active;
 	}
 	else
 	{

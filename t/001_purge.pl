@@ -51,21 +51,15 @@ $node->wait_for_log($ok_re, $log_offset);
 pass('creating the extension is noticed and logged');
 
 # ----------------------------------------------------------------
-# Expired rows go, live rows stay; 95 rows with a batch size of 10.
+# Expired rows go, live rows stay; 495 rows with a batch size of 10.
 # ----------------------------------------------------------------
 
-# Every DELETE the worker runs is one batch, in its own transaction: a
-# statement trigger records how many rows each deleted.
-$node->safe_psql('postgres', q{
-	CREATE TABLE public.batch_log (deleted bigint, xid xid8 DEFAULT pg_current_xact_id());
-	CREATE FUNCTION public.log_batch() RETURNS trigger LANGUAGE plpgsql AS
-	  $$ BEGIN INSERT INTO public.batch_log (deleted) SELECT count(*) FROM old_rows; RETURN NULL; END $$;
-	CREATE TRIGGER log_batch AFTER DELETE ON textbook.user_chapter_translations
-	  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.log_batch();
-});
+# A statement trigger records how many rows each DELETE of the worker
+# deleted, and in which transaction.
+add_batch_log($node, 'postgres');
 
 add_translations($node, 'postgres', 'live', 5);
-add_translations($node, 'postgres', 'old', 95);
+add_translations($node, 'postgres', 'old', 495);
 my $t0 = [gettimeofday];
 expire($node, 'postgres', 'old');
 
@@ -73,7 +67,7 @@ my $waited = wait_for($node, 'postgres',
 	"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'old%'",
 	'0', 10);
 ok(defined $waited, 'expired rows are purged on their own');
-note(sprintf('95 expired rows purged %.2fs after they expired', tv_interval($t0)));
+note(sprintf('495 expired rows purged %.2fs after they expired', tv_interval($t0)));
 cmp_ok(tv_interval($t0), '<', 3, 'purged within a few intervals of 200ms');
 
 is(count_rows($node, 'postgres', 'live'), '5', 'live rows are untouched');
@@ -84,14 +78,14 @@ is($node->safe_psql('postgres', q{
 
 ok(defined wait_for($node, 'postgres',
 		"SELECT rows_total FROM textbook.purge_status WHERE database = 'postgres'",
-		'95', 5),
-	'rows_total counts the 95 rows purged');
+		'495', 5),
+	'rows_total counts the 495 rows purged');
 my ($batches, $sum, $max, $xacts) = split /\|/, $node->safe_psql('postgres',
 	'SELECT count(*), sum(deleted), max(deleted), count(DISTINCT xid) FROM public.batch_log WHERE deleted > 0');
-is($sum, 95, 'the batches deleted 95 rows');
-# 95 of 100 rows expired: a backlog, swept by block ranges of about
-# purge_batch_size rows examined, so a transaction may go up to one page over
-cmp_ok($batches, '>=', 2, 'the 95 rows went in several transactions, not one')
+is($sum, 495, 'the batches deleted 495 rows');
+# 495 of 500 rows expired: a backlog, swept by block ranges sized to hold
+# about purge_batch_size expired rows, so a transaction may go a page over
+cmp_ok($batches, '>=', 2, 'the 495 rows went in several transactions, not one')
   or diag($node->safe_psql('postgres', 'SELECT string_agg(deleted::text, \',\') FROM public.batch_log WHERE deleted > 0'));
 is($xacts, $batches, 'one transaction per batch');
 $node->safe_psql('postgres', 'TRUNCATE public.batch_log');
@@ -106,10 +100,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM textbook.purge_status'),
 # cycle after a restart is the one the launcher runs when it starts.
 # ----------------------------------------------------------------
 
-$node->safe_psql('postgres', "ALTER SYSTEM SET textbook.purge_interval = '1h'");
-$node->reload;
-$node->poll_query_until('postgres',
-	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+set_purge_interval($node, '1h');
 add_translations($node, 'postgres', 'run', 37);
 expire($node, 'postgres', 'run');
 usleep(1_000_000);
@@ -160,10 +151,7 @@ $node->safe_psql('postgres', 'TRUNCATE public.batch_log');
 add_translations($node, 'postgres', 'many', 2000);
 add_translations($node, 'postgres', 'few', 35);
 expire($node, 'postgres', 'few');
-$node->safe_psql('postgres', q{
-	ALTER SYSTEM SET textbook.purge_interval = '200ms';
-	SELECT pg_reload_conf();
-});
+set_purge_interval($node, '200ms');
 ok(defined wait_for($node, 'postgres',
 		"SELECT count(*) FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'few%'",
 		'0', 10),
@@ -171,12 +159,7 @@ ok(defined wait_for($node, 'postgres',
 is($node->safe_psql('postgres',
 		'SELECT sum(deleted) || \'|\' || max(deleted) FROM public.batch_log WHERE deleted > 0'),
 	'35|10', 'picked through the index in batches of at most textbook.purge_batch_size (10)');
-$node->safe_psql('postgres', q{
-	ALTER SYSTEM SET textbook.purge_interval = '1h';
-	SELECT pg_reload_conf();
-});
-$node->poll_query_until('postgres',
-	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+set_purge_interval($node, '1h');
 $node->safe_psql('postgres',
 	"DELETE FROM textbook.user_chapter_translations WHERE chapter_id LIKE 'many%'");
 

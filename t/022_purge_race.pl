@@ -76,16 +76,8 @@ is( $node->safe_psql('postgres',
 
 # A sweep longer than one worker run (3 s): the next run resumes it where
 # the last one stopped instead of starting again from the first block.
-$node->safe_psql('postgres', q{
-CREATE FUNCTION public.slow_delete() RETURNS trigger LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM pg_sleep(0.001); RETURN OLD; END $$;
-CREATE TRIGGER slow_delete BEFORE DELETE ON textbook.user_chapter_translations
-  FOR EACH ROW EXECUTE FUNCTION public.slow_delete();
-ALTER SYSTEM SET textbook.purge_interval = '1h';
-SELECT pg_reload_conf();
-});
-$node->poll_query_until('postgres',
-	"SELECT setting = '3600000' FROM pg_settings WHERE name = 'textbook.purge_interval'");
+add_slow_delete($node, 'postgres', '0.001');
+set_purge_interval($node, '1h');
 my $offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
 INSERT INTO textbook.user_chapter_translations

@@ -53,11 +53,13 @@ our @EXPORT = qw(
   bulk_expired
   add_slow_delete
   drop_slow_delete
+  add_batch_log
   wait_for
   log_count
   log_problems
   launcher_pid
   wait_for_new_launcher
+  set_purge_interval
 );
 
 =head1 SETTING UP
@@ -202,6 +204,27 @@ sub drop_slow_delete
 	$node->safe_psql($db, 'DROP TRIGGER slow_delete ON textbook.user_chapter_translations');
 }
 
+=item add_batch_log($node, $db)
+
+Create public.batch_log and a statement trigger that adds to it one row
+per DELETE on the translations table: how many rows the statement
+deleted (C<deleted>) and its transaction (C<xid>).  Each DELETE the
+worker runs is one piece of a batch; the xid tells its transaction.
+
+=cut
+
+sub add_batch_log
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db, q{
+	CREATE TABLE public.batch_log (deleted bigint, xid xid8 DEFAULT pg_current_xact_id());
+	CREATE FUNCTION public.log_batch() RETURNS trigger LANGUAGE plpgsql AS
+	  $$ BEGIN INSERT INTO public.batch_log (deleted) SELECT count(*) FROM old_rows; RETURN NULL; END $$;
+	CREATE TRIGGER log_batch AFTER DELETE ON textbook.user_chapter_translations
+	  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.log_batch();
+});
+}
+
 =back
 
 =head1 WAITING AND THE SERVER LOG
@@ -264,6 +287,26 @@ sub log_problems
 	$log = substr($log, 0, $to - $from) if defined $to;
 	return grep { /(?:ERROR|FATAL|PANIC|WARNING|terminated by signal|exited with exit code)/ }
 	  split /\n/, $log;
+}
+
+=item set_purge_interval($node, $interval)
+
+ALTER SYSTEM SET textbook.purge_interval to $interval, reload, and wait
+until a new session sees the new value.  The launcher rereads the file at
+the same signal, so by then it sleeps for the new interval.
+
+=cut
+
+sub set_purge_interval
+{
+	my ($node, $interval) = @_;
+	$node->safe_psql('postgres', qq{
+		ALTER SYSTEM SET textbook.purge_interval = '$interval';
+		SELECT pg_reload_conf();
+	});
+	$node->poll_query_until('postgres', qq{
+		SELECT current_setting('textbook.purge_interval')::interval = '$interval'::interval})
+	  or die "textbook.purge_interval did not become $interval";
 }
 
 =back
