@@ -149,12 +149,42 @@ ok(defined wait_for($node, 'postgres', "SELECT count(*) FROM ($worker_q) w", '1'
 	'the next cycle starts a new worker');
 is(launcher_pid($node), $launcher_before, 'the launcher kept running');
 
+# A run cut short says so in purge_status.  A terminated run records no
+# backlog, so at a 1h interval the launcher leaves that state in place.
+set_purge_interval($node, '1h');
+my $terminated;
+for my $try (1 .. 20)
+{
+	my $pid = $node->safe_psql('postgres', $worker_q);
+	if ($pid =~ /^\d+$/
+		&& $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)") eq 't')
+	{
+		$terminated = $pid;
+		last;
+	}
+	usleep(100_000);
+}
+ok(defined $terminated, 'terminated a worker in the middle of a run');
+ok(defined wait_for($node, 'postgres',
+		"SELECT state FROM textbook.purge_status WHERE database = 'postgres'",
+		'interrupted', 5),
+	'purge_status shows the run as interrupted');
+is($node->safe_psql('postgres', q{
+	SELECT worker_pid IS NULL AND last_end >= last_start AND rows_last_run >= 0
+	  FROM textbook.purge_status WHERE database = 'postgres'}),
+	't', 'an interrupted run has ended, with no worker PID left behind');
+usleep(1_000_000);
+is($node->safe_psql('postgres',
+		"SELECT state FROM textbook.purge_status WHERE database = 'postgres'"),
+	'interrupted', 'the state stays until the next cycle');
+set_purge_interval($node, '200ms');
+
 my @problems = log_problems($node, $clean_from);
 my @unexpected = grep {
 	!/FATAL:  terminating background worker "textbook purge (?:launcher|worker)" due to administrator command/
 	  && !/background worker "textbook purge (?:launcher|worker)" \(PID \d+\) exited with exit code 1/
 } @problems;
-is(scalar(@unexpected), 0, 'no errors besides the two terminations')
+is(scalar(@unexpected), 0, 'no errors besides the terminations')
   or diag(join("\n", @unexpected));
 
 # ----------------------------------------------------------------
