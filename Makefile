@@ -8,6 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENS
 MODULE_big = textbook
 OBJS = \
 	src/textbook.o \
+	src/install.o \
 	src/languages.o \
 	src/validate.o \
 	src/triggers.o \

@@ -118,6 +118,11 @@ SELECT pg_temp.fails($$UPDATE textbook.user_profiles SET font_size = 49$$);
 SELECT textbook.check_ref(r, 'chapter_id') FROM unnest(ARRAY['a', 'sect.apt-get', repeat('é', 200), 'with space']) r;
 SELECT pg_temp.fails(format('SELECT textbook.check_ref(%L, %L)', r, 'section_id'))
 FROM unnest(ARRAY['', repeat('a', 201), 'tab' || chr(9) || 'here', 'del' || chr(127), 'c1' || chr(133)]) r;
+-- the column name goes into the message: a name, not any text (22023)
+SELECT textbook.check_ref('a', repeat('c', 63)), textbook.check_language_tag('fr', 'my_language');
+SELECT pg_temp.fails(format('SELECT textbook.check_ref(%L, %L)', 'a', c)),
+       pg_temp.fails(format('SELECT textbook.check_language_tag(%L, %L)', 'fr', c))
+FROM unnest(ARRAY['', repeat('c', 64), repeat('c', 1000000), 'x' || chr(10) || 'LOG:  forged']) c;
 SELECT pg_temp.fails($$INSERT INTO textbook.documents (chapter_id, title, content) VALUES ('', 't', 'c')$$);
 SELECT pg_temp.fails($$INSERT INTO textbook.user_bookmarks (user_id, chapter_id, section_id)
                        SELECT id, 'apt', 'line' || chr(10) || 'break' FROM textbook.users$$);

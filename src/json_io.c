@@ -782,6 +782,12 @@ import_documents(PG_FUNCTION_ARGS)
 	bool	   *changed;
 
 	TB_REQUIRE_ARG(fcinfo, 0, "p_json");
+	/* json-c decodes \u escapes to UTF-8; version 1.0 installs in any database */
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("import_documents requires a UTF-8 database"),
+				 errdetail("This database has encoding %s.", GetDatabaseEncodingName())));
 	rawsize = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
 	if (rawsize > TB_JSON_MAX_BYTES)
 		ereport(ERROR,

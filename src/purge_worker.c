@@ -821,10 +821,21 @@ tb_purge_worker_main(Datum main_arg)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		WITH_MY_SLOT(my_slot->state = PURGE_STATE_ERROR;
-					 my_slot->last_end = GetCurrentTimestamp();
-					 my_slot->last_error_at = my_slot->last_end;
-					 strlcpy(my_slot->last_error, edata->message, sizeof(my_slot->last_error)));
+
+		/*
+		 * A DROP EXTENSION that committed while we waited for its locks
+		 * makes our statements fail on tables that are gone ("could not
+		 * open relation with OID ..."): that is no error of the purge, but
+		 * the state the launcher announces for a missing extension.
+		 */
+		if (!extension_installed())
+			WITH_MY_SLOT(my_slot->state = PURGE_STATE_NO_EXTENSION;
+						 my_slot->last_end = GetCurrentTimestamp());
+		else
+			WITH_MY_SLOT(my_slot->state = PURGE_STATE_ERROR;
+						 my_slot->last_end = GetCurrentTimestamp();
+						 my_slot->last_error_at = my_slot->last_end;
+						 strlcpy(my_slot->last_error, edata->message, sizeof(my_slot->last_error)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();

@@ -311,6 +311,31 @@ canonical_language(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
+/*
+ * The column argument of the CHECK functions goes into their messages, and
+ * with them into the server log: it must look like a column name, not
+ * a gigabyte of text or a forged log line.
+ */
+static char *
+column_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *name = PG_GETARG_TEXT_PP(argno);
+	const char *s = VARDATA_ANY(name);
+	int			len = VARSIZE_ANY_EXHDR(name);
+
+	if (len == 0 || len >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column_name must be 1 to %d bytes long", NAMEDATALEN - 1),
+				 errdetail("The value given is %d bytes long.", len)));
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column_name must not contain control characters")));
+	return text_to_cstring(name);
+}
+
 PG_FUNCTION_INFO_V1(check_language_tag);
 /*
  * check_language_tag(text, column text) RETURNS boolean: the CHECK behind
@@ -322,7 +347,7 @@ Datum
 check_language_tag(PG_FUNCTION_ARGS)
 {
 	text	   *tag = PG_GETARG_TEXT_PP(0);
-	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *column = column_name_arg(fcinfo, 1);
 	char		out[TB_LANGUAGE_TAG_MAXLEN + 1];
 	int			len = VARSIZE_ANY_EXHDR(tag);
 
@@ -388,7 +413,7 @@ check_ref(PG_FUNCTION_ARGS)
 	text	   *value = PG_GETARG_TEXT_PP(0);
 
 	tb_check_ref(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
-				 text_to_cstring(PG_GETARG_TEXT_PP(1)), ERRCODE_CHECK_VIOLATION);
+				 column_name_arg(fcinfo, 1), ERRCODE_CHECK_VIOLATION);
 	PG_RETURN_BOOL(true);
 }
 

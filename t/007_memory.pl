@@ -58,8 +58,8 @@ sub cycles
 # ----------------------------------------------------------------
 
 # seconds of cycles measured after the warm-up: about 8 cycles a second,
-# so the default gives about a thousand; TEXTBOOK_SOAK_SECONDS=3600 soaks
-my $duration = $ENV{TEXTBOOK_SOAK_SECONDS} || 110;
+# so the default gives about two thousand; TEXTBOOK_SOAK_SECONDS=3600 soaks
+my $duration = $ENV{TEXTBOOK_SOAK_SECONDS} || 250;
 die "TEXTBOOK_SOAK_SECONDS must be at least 60\n" if $duration < 60;
 
 my $node = start_textbook_node('memory', conf => q{

@@ -7,7 +7,7 @@ Create Date: 2026-12-03
 Deploying a new textbook package installs its upgrade scripts
 (textbook--1.0--1.1.sql ...); this brings the database to the package's
 default_version.  When it already is there, PostgreSQL only says
-NOTICE: version "1.0" of extension "textbook" is already installed.
+NOTICE: version "1.1" of extension "textbook" is already installed.
 Add a revision like this one for each extension upgrade you roll out, so
 that `alembic upgrade head` on any environment ends at the same version.
 """
