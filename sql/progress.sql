@@ -55,6 +55,7 @@ SELECT count(*) AS rows_before FROM textbook.user_reading_progress;
 SELECT pg_temp.fails(s) FROM unnest(ARRAY[
     $$SELECT textbook.record_progress(1, 'apt', 's', 100.01)$$,
     $$SELECT textbook.record_progress(1, 'apt', 's', -0.5)$$,
+    $$SELECT textbook.record_progress(1, 'apt', 's', 1e100)$$,
     $$SELECT textbook.record_progress(1, 'apt', 's', 'NaN')$$,
     $$SELECT textbook.record_progress(1, 'apt', 's', 10, -1)$$,
     $$SELECT textbook.record_progress(1, 'apt', 's', 10, 1441)$$,

@@ -231,7 +231,7 @@ record_progress(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("p_completion_percentage must be between 0 and 100"),
 				 errdetail("The value given is %s.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, completion)))));
+						   tb_shown(DatumGetCString(DirectFunctionCall1(numeric_out, completion))))));
 
 	minutes = PG_GETARG_INT32(4);
 	if (minutes < 0 || minutes > MAX_MINUTES_PER_CALL)
