@@ -92,6 +92,8 @@ SELECT pg_temp.fails(s) FROM unnest(ARRAY[
     $$SELECT textbook.upsert_translation(1, 'apt', 'fr', 'a', 'b', 'Infinity')$$,
     $$SELECT textbook.upsert_translation(1, 'apt', 'fr-ZZ', 'a', 'b')$$,
     $$SELECT textbook.upsert_translation(1, 'apt', 'klingon', 'a', 'b')$$,
+    $$SELECT textbook.upsert_translation(1, 'apt', '', 'a', 'b')$$,
+    $$SELECT textbook.upsert_translation(1, 'apt', repeat('a', 100), 'a', 'b')$$,
     $$SELECT textbook.upsert_translation(1, '', 'fr', 'a', 'b')$$,
     $$SELECT textbook.upsert_translation(1, 'a' || chr(10) || 'b', 'fr', 'a', 'b')$$,
     $$SELECT textbook.upsert_translation(1, repeat('c', 201), 'fr', 'a', 'b')$$,

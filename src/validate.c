@@ -176,11 +176,13 @@ tb_canonical_language(const char *tag, int len, char *out, const char *argname)
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("language tag must not be empty")));
+				 argname ? errmsg("%s must not be empty", argname)
+				 : errmsg("language tag must not be empty")));
 	if (len > TB_LANGUAGE_TAG_MAXLEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("language tag is too long"),
+				 argname ? errmsg("language tag in %s is too long", argname)
+				 : errmsg("language tag is too long"),
 				 errdetail("A language tag is at most %d characters long.",
 						   TB_LANGUAGE_TAG_MAXLEN)));
 
@@ -197,7 +199,8 @@ tb_canonical_language(const char *tag, int len, char *out, const char *argname)
 			if (strchr(p, '_'))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid language tag \"%s\"", shown),
+						 argname ? errmsg("invalid language tag \"%s\" in %s", shown, argname)
+						 : errmsg("invalid language tag \"%s\"", shown),
 						 errdetail("Subtags are separated by \"-\", not \"_\"."),
 						 errhint("Write \"pt-BR\", not \"pt_BR\".")));
 			bad_language_tag(shown, argname,
