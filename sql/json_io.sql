@@ -257,3 +257,17 @@ FROM export;
 SELECT doc - 'exported_at' - 'user' FROM (SELECT textbook.export_user_data(3) AS doc) d;
 SELECT pg_temp.fails($$SELECT textbook.export_user_data(404)$$);
 SELECT pg_temp.fails($$SELECT textbook.export_user_data(NULL)$$);
+
+-- the caller's search_path cannot change what import_documents runs: under
+-- REPEATABLE READ it builds a text from a count and an id, and a text ||
+-- bigint operator of the caller's (pg_catalog has none) must not be called
+CREATE SCHEMA hostile;
+CREATE FUNCTION hostile.cat(text, bigint) RETURNS text LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'hostile operator called'; END $$;
+CREATE OPERATOR hostile.|| (LEFTARG = text, RIGHTARG = bigint, FUNCTION = hostile.cat);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SET LOCAL search_path = hostile, pg_catalog, public;
+SELECT textbook.import_documents('[{"chapter_id": "hostile-path", "title": "t", "content": "c"}]');
+COMMIT;
+DROP SCHEMA hostile CASCADE;
+SELECT chapter_id, title FROM textbook.documents WHERE chapter_id = 'hostile-path';

@@ -612,7 +612,8 @@ documents_fingerprint(ArrayType *chapter_ids, Snapshot snapshot)
 	int			ret;
 
 	if (fingerprint_plan == NULL)
-		fingerprint_plan = tb_prepare("SELECT pg_catalog.count(*) || '/' || pg_catalog.max(id)"
+		fingerprint_plan = tb_prepare("SELECT pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) '/'"
+									  "       OPERATOR(pg_catalog.||) pg_catalog.max(id)::pg_catalog.text"
 									  " FROM textbook.documents"
 									  " WHERE chapter_id OPERATOR(pg_catalog.=) ANY ($1)",
 									  1, argtypes);
