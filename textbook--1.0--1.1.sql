@@ -14,16 +14,18 @@ DROP FUNCTION textbook.check_install_target();
 -- into a schema textbook that held an operator >=(numeric, integer), these
 -- constraints bound to that operator instead of the built-in one; made
 -- again with the operators named, they are the constraints of 1.1 whatever
--- the schema held.  Each ALTER TABLE checks the table's rows once.
+-- the schema held.  IF EXISTS: dropping a planted operator with CASCADE
+-- drops the constraints bound to it.  Each ALTER TABLE checks the table's
+-- rows once.
 ALTER TABLE textbook.user_chapter_translations
-    DROP CONSTRAINT user_chapter_translations_confidence_score_check,
+    DROP CONSTRAINT IF EXISTS user_chapter_translations_confidence_score_check,
     ADD CONSTRAINT user_chapter_translations_confidence_score_check
         CHECK (confidence_score OPERATOR(pg_catalog.>=) 0::numeric AND confidence_score OPERATOR(pg_catalog.<=) 1::numeric);
 ALTER TABLE textbook.user_reading_progress
-    DROP CONSTRAINT user_reading_progress_completion_percentage_check,
+    DROP CONSTRAINT IF EXISTS user_reading_progress_completion_percentage_check,
     ADD CONSTRAINT user_reading_progress_completion_percentage_check
         CHECK (completion_percentage OPERATOR(pg_catalog.>=) 0::numeric AND completion_percentage OPERATOR(pg_catalog.<=) 100::numeric);
 ALTER TABLE textbook.conversations
-    DROP CONSTRAINT conversations_confidence_score_check,
+    DROP CONSTRAINT IF EXISTS conversations_confidence_score_check,
     ADD CONSTRAINT conversations_confidence_score_check
         CHECK (confidence_score OPERATOR(pg_catalog.>=) 0::numeric AND confidence_score OPERATOR(pg_catalog.<=) 1::numeric);

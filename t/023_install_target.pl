@@ -2,9 +2,11 @@
 # Copyright (c) textbook contributors
 #
 # CREATE EXTENSION and ALTER EXTENSION UPDATE refuse a schema textbook that
-# a non-superuser owns or may create objects in: such a role could plant an
-# operator that a constraint binds to, which then runs with the rights of
-# whoever writes the table.  Version 1.0 had that hole (numeric columns
+# a non-superuser owns, may create objects in, or has left objects in: such
+# a role could plant an operator that a constraint binds to, or a function
+# that a call picks over ours, which then runs with the rights of whoever
+# writes the table or calls it.  The update refuses an extension whose
+# schema is no longer the one named textbook.  Version 1.0 had that hole (numeric columns
 # compared with integer constants); the update to 1.1 repairs such an
 # install once a superuser owns the schema.  Both refuse a database that is
 # not UTF-8.
@@ -63,7 +65,7 @@ my ($ret, $err) = try_sql('hostile', 'CREATE EXTENSION textbook');
 isnt($ret, 0, 'CREATE EXTENSION refuses a schema owned by a non-superuser');
 like($err, qr/ERROR:  42501: schema "textbook" is owned by role "mallory", which is not a superuser/,
 	'42501, naming the owner');
-like($err, qr/HINT:  Drop the schema and let CREATE EXTENSION create it, or make a superuser its owner\./,
+like($err, qr/HINT:  Make a superuser the owner of the schema, and drop what other roles created in it\./,
 	'with a hint');
 is(installed_version('hostile'), '', 'nothing is installed');
 is($node->safe_psql('hostile',
@@ -82,7 +84,25 @@ like($err, qr/ERROR:  42501: role "mallory" may create objects in schema "textbo
 like($err, qr/HINT:  REVOKE CREATE ON SCHEMA textbook FROM mallory\./, 'with the REVOKE to run');
 $node->safe_psql('public_create', 'CREATE SCHEMA textbook; GRANT CREATE ON SCHEMA textbook TO PUBLIC');
 ($ret, $err) = try_sql('public_create', 'CREATE EXTENSION textbook');
-like($err, qr/ERROR:  42501: role "PUBLIC" may create objects in schema "textbook"/, 'PUBLIC too');
+like($err, qr/ERROR:  42501: every role may create objects in schema "textbook"\n(?:.*\n)*HINT:  REVOKE CREATE ON SCHEMA textbook FROM PUBLIC\./,
+	'PUBLIC too');
+
+# a schema a superuser owns now, but in which mallory left a function that
+# an integer argument fits better than the extension's bigint one
+$node->safe_psql('postgres', 'CREATE DATABASE leftover OWNER mallory');
+$node->safe_psql('leftover', q{
+CREATE SCHEMA textbook;
+CREATE FUNCTION textbook.export_user_data(p_user_id integer) RETURNS jsonb
+    LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+}, extra_params => [ '-U', 'mallory' ]);
+$node->safe_psql('leftover', qq{ALTER SCHEMA textbook OWNER TO "$superuser"});
+($ret, $err) = try_sql('leftover', 'CREATE EXTENSION textbook');
+isnt($ret, 0, 'CREATE EXTENSION refuses a schema holding objects of a non-superuser');
+like($err, qr/ERROR:  42501: schema "textbook" holds function textbook\.export_user_data\(integer\), owned by role "mallory", which is not a superuser/,
+	'42501, naming the object and its owner');
+$node->safe_psql('leftover', 'DROP FUNCTION textbook.export_user_data(integer)');
+($ret, $err) = try_sql('leftover', 'CREATE EXTENSION textbook');
+is($ret, 0, 'once it is dropped, the install succeeds') or diag $err;
 
 # a schema a superuser made beforehand, with USAGE for others, is fine
 $node->safe_psql('granted', 'REVOKE CREATE ON SCHEMA textbook FROM mallory');
@@ -118,7 +138,14 @@ is(installed_version('hostile10'), '1.0', 'still 1.0');
 
 $node->safe_psql('hostile10', qq{ALTER SCHEMA textbook OWNER TO "$superuser"});
 ($ret, $err) = try_sql('hostile10', 'ALTER EXTENSION textbook UPDATE');
-is($ret, 0, 'once a superuser owns the schema, the update succeeds') or diag $err;
+like($err, qr/ERROR:  42501: schema "textbook" holds function textbook\.planted_ge\(numeric,integer\), owned by role "mallory"/,
+	'a superuser owning the schema is not enough: the planted objects are refused');
+is(installed_version('hostile10'), '1.0', 'still 1.0');
+
+# dropping the planted function drops its operator and the constraints bound to it
+$node->safe_psql('hostile10', 'DROP FUNCTION textbook.planted_ge(numeric, integer) CASCADE');
+($ret, $err) = try_sql('hostile10', 'ALTER EXTENSION textbook UPDATE');
+is($ret, 0, 'once the planted objects are gone, the update succeeds') or diag $err;
 isnt(installed_version('hostile10'), '1.0', 'updated');
 is($node->safe_psql('hostile10', $bound), '0', 'no constraint uses the planted operator any more');
 is($node->safe_psql('hostile10', q{
@@ -127,6 +154,22 @@ SELECT coalesce(current_setting('planted.ran', true), 'no');
 }), "t\nno", 'writing a conversation no longer runs it');
 is($node->safe_psql('hostile10', q{SELECT count(*) FROM textbook.conversations}), '2',
 	'the data is kept');
+
+# ----------------------------------------------------------------
+# the update finds the extension in schema textbook, not a namesake
+# ----------------------------------------------------------------
+
+$node->safe_psql('postgres', 'CREATE DATABASE renamed');
+$node->safe_psql('renamed', q{
+CREATE EXTENSION textbook VERSION '1.0';
+ALTER SCHEMA textbook RENAME TO textbook_real;
+CREATE SCHEMA textbook;
+});
+($ret, $err) = try_sql('renamed', 'ALTER EXTENSION textbook UPDATE');
+isnt($ret, 0, 'the update refuses an extension whose schema was renamed');
+like($err, qr/ERROR:  55000: extension "textbook" is in schema "textbook_real", not in schema "textbook"/,
+	'55000, naming both schemas');
+is(installed_version('renamed'), '1.0', 'still 1.0');
 
 # ----------------------------------------------------------------
 # UTF-8 only
