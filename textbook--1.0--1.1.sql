@@ -3,7 +3,8 @@
 \echo Use "ALTER EXTENSION textbook UPDATE TO '1.1'" to load this file. \quit
 
 -- As in the install script of 1.1: a UTF-8 database, and a schema textbook
--- that only superusers can create objects in (src/install.c).
+-- that is the extension's, and that only superusers own, may create objects
+-- in and have objects in (src/install.c).
 CREATE FUNCTION textbook.check_install_target() RETURNS void
     AS 'MODULE_PATHNAME', 'check_install_target'
     LANGUAGE C;

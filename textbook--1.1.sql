@@ -3,7 +3,8 @@
 \echo Use "CREATE EXTENSION textbook" to load this file. \quit
 
 -- First of all: a UTF-8 database, and a schema textbook that only
--- superusers can create objects in (src/install.c says why).
+-- superusers own, may create objects in and have objects in (src/install.c
+-- says why).
 CREATE FUNCTION textbook.check_install_target() RETURNS void
     AS 'MODULE_PATHNAME', 'check_install_target'
     LANGUAGE C;
