@@ -32,7 +32,9 @@
 /*
  * Every object in the schema with an owner, as (description, owner), the
  * first one owned by a role that is not a superuser.  Text search parsers
- * and templates have no owner: only superusers create them.
+ * and templates have no owner: only superusers create them.  Extensions
+ * count: a trusted extension's objects belong to the bootstrap superuser,
+ * but any database owner may put one into the schema.
  */
 static const char foreign_object_sql[] =
 "SELECT pg_catalog.format('%s %s', i.type, i.identity), a.rolname"
@@ -57,7 +59,9 @@ static const char foreign_object_sql[] =
 "        UNION ALL SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass, oid, dictowner FROM pg_catalog.pg_ts_dict"
 "         WHERE dictnamespace OPERATOR(pg_catalog.=) $1"
 "        UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, oid, stxowner FROM pg_catalog.pg_statistic_ext"
-"         WHERE stxnamespace OPERATOR(pg_catalog.=) $1) o (classid, objid, owner)"
+"         WHERE stxnamespace OPERATOR(pg_catalog.=) $1"
+"        UNION ALL SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass, oid, extowner FROM pg_catalog.pg_extension"
+"         WHERE extnamespace OPERATOR(pg_catalog.=) $1) o (classid, objid, owner)"
 "  JOIN pg_catalog.pg_authid a ON a.oid OPERATOR(pg_catalog.=) o.owner,"
 "  LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) i"
 " WHERE NOT a.rolsuper"

@@ -104,6 +104,16 @@ $node->safe_psql('leftover', 'DROP FUNCTION textbook.export_user_data(integer)')
 ($ret, $err) = try_sql('leftover', 'CREATE EXTENSION textbook');
 is($ret, 0, 'once it is dropped, the install succeeds') or diag $err;
 
+# a trusted extension that mallory put into a superuser's schema (no CREATE
+# on the schema needed): its objects are the bootstrap superuser's, the
+# extension is hers
+$node->safe_psql('postgres', 'CREATE DATABASE trusted OWNER mallory');
+$node->safe_psql('trusted', 'CREATE SCHEMA textbook');
+$node->safe_psql('trusted', 'CREATE EXTENSION citext SCHEMA textbook', extra_params => [ '-U', 'mallory' ]);
+($ret, $err) = try_sql('trusted', 'CREATE EXTENSION textbook');
+like($err, qr/ERROR:  42501: schema "textbook" holds extension citext, owned by role "mallory", which is not a superuser/,
+	"a non-superuser's extension in the schema is refused");
+
 # a schema a superuser made beforehand, with USAGE for others, is fine
 $node->safe_psql('granted', 'REVOKE CREATE ON SCHEMA textbook FROM mallory');
 ($ret, $err) = try_sql('granted', 'CREATE EXTENSION textbook');
