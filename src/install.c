@@ -136,6 +136,12 @@ check_install_target(PG_FUNCTION_ARGS)
 	Datum		acl;
 	bool		isnull;
 
+	/* CurrentExtensionObject is the extension only while its script runs */
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("check_install_target() is for the install and update scripts of extension \"textbook\"")));
+
 	if (GetDatabaseEncoding() != PG_UTF8)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -180,21 +186,20 @@ check_install_target(PG_FUNCTION_ARGS)
 						 errdetail(PLANTED_DETAIL),
 						 errhint("REVOKE CREATE ON SCHEMA textbook FROM PUBLIC.")));
 			if (!superuser_arg(item->ai_grantee))
+			{
+				char	   *grantee = GetUserNameFromId(item->ai_grantee, false);
+
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("role \"%s\" may create objects in schema \"textbook\"",
-								GetUserNameFromId(item->ai_grantee, false)),
+						 errmsg("role \"%s\" may create objects in schema \"textbook\"", grantee),
 						 errdetail(PLANTED_DETAIL),
 						 errhint("REVOKE CREATE ON SCHEMA textbook FROM %s.",
-								 quote_identifier(GetUserNameFromId(item->ai_grantee, false)))));
+								 quote_identifier(grantee))));
+			}
 		}
 	}
 	ReleaseSysCache(tup);
 
-	if (!creating_extension)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("check_install_target() is for the install and update scripts of extension \"textbook\"")));
 	SPI_connect();
 	check_extension_schema(nsp);
 	check_schema_objects(nsp);
